@@ -1,0 +1,34 @@
+"""The output shape of every stage of a classifier, measured without real memory.
+
+The model runs on PyTorch's meta device: tensors carry shapes but no data, so even
+VGG-19 at 224x224 costs nothing to trace.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["stage_shapes"]
+
+
+def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tuple[str, tuple[int, ...]]]:
+    """``(name, shape)`` of each ``feature_info`` stage and of the output, for a batch of 1.
+
+    ``model`` should live on the meta device (build it under ``torch.device("meta")``).
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    modules = dict(model.named_modules())
+    handles = [
+        modules[info["module"]].register_forward_hook(
+            lambda _module, _inputs, output, name=info["module"]: shapes.setdefault(name, tuple(output.shape))
+        )
+        for info in getattr(model, "feature_info", [])
+    ]
+    try:
+        with torch.no_grad():
+            output = model.eval()(torch.empty(1, *input_size, device="meta"))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return [*shapes.items(), ("output", tuple(output.shape))]

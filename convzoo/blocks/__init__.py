@@ -1,0 +1,1 @@
+"""Reusable blocks: residual, attention, inception branches, dense layers, ..."""

@@ -1,0 +1,202 @@
+"""The model registry: every architecture by name, with the facts a user asks about it.
+
+A family file registers each variant with :func:`register_model`; users reach them with
+:func:`create_model`, :func:`list_models` and :func:`model_card`, the interface timm made
+familiar. Names follow torchvision where it has the architecture, else timm, else a clear
+lowercase name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from convzoo.errors import UnknownModelError
+
+__all__ = [
+    "Paper",
+    "ModelEntry",
+    "register_model",
+    "get_entry",
+    "create_model",
+    "list_models",
+    "model_card",
+]
+
+
+@dataclass(frozen=True)
+class Paper:
+    """The publication an architecture comes from."""
+
+    title: str
+    authors: str
+    venue: str
+    year: int
+    url: str
+
+    def cite(self) -> str:
+        return f"{self.title} ({self.authors}, {self.venue} {self.year}) {self.url}"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """What the registry knows about one named architecture.
+
+    Attributes:
+        name: registry name, the builder function's name.
+        builder: function that builds the model from keyword arguments.
+        family: family file the builder lives in (``"resnet"``, ``"vgg"``, ...).
+        task: what the model is for (``"classification"``, ...).
+        paper: the paper the architecture follows.
+        input_size: default input as ``(C, H, W)``.
+        num_classes: default number of outputs.
+        torchvision_name: name of the same architecture in torchvision, if any.
+        timm_name: name of the same architecture in timm, if any.
+        deviations: where convzoo differs from the paper, and why.
+    """
+
+    name: str
+    builder: Callable[..., nn.Module]
+    family: str
+    task: str
+    paper: Paper
+    input_size: tuple[int, int, int]
+    num_classes: int
+    torchvision_name: str | None = None
+    timm_name: str | None = None
+    deviations: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(
+    *,
+    family: str,
+    paper: Paper,
+    input_size: tuple[int, int, int] = (3, 224, 224),
+    num_classes: int = 1000,
+    task: str = "classification",
+    torchvision: str | None = None,
+    timm: str | None = None,
+    deviations: str = "",
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+    """Decorator that registers a model builder under its function name."""
+
+    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+        name = builder.__name__
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} is registered twice")
+        _REGISTRY[name] = ModelEntry(
+            name=name,
+            builder=builder,
+            family=family,
+            task=task,
+            paper=paper,
+            input_size=input_size,
+            num_classes=num_classes,
+            torchvision_name=torchvision,
+            timm_name=timm,
+            deviations=deviations,
+        )
+        return builder
+
+    return decorate
+
+
+def _populate() -> None:
+    """Import the model families so that their builders register themselves."""
+    importlib.import_module("convzoo.models")
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The registry entry of ``name``; an unknown name suggests the closest ones."""
+    _populate()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `convzoo list` shows them all"
+    raise UnknownModelError(f"unknown model {name!r}{hint}")
+
+
+def list_models(pattern: str = "*", *, task: str | None = None, family: str | None = None) -> list[str]:
+    """Sorted names of the registered models matching an fnmatch ``pattern``."""
+    _populate()
+    return sorted(
+        name
+        for name, entry in _REGISTRY.items()
+        if fnmatch.fnmatchcase(name, pattern)
+        and (task is None or entry.task == task)
+        and (family is None or entry.family == family)
+    )
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    pretrained: str | os.PathLike | None = None,
+    **kwargs: Any,
+) -> nn.Module:
+    """Build a registered model.
+
+    Args:
+        name: registry name, e.g. ``"resnet50"``.
+        num_classes: number of outputs; the entry's default when ``None``.
+        in_chans: number of input channels; the entry's default when ``None``.
+        pretrained: path to a checkpoint in convzoo, torchvision or timm format
+            (``.safetensors`` or a ``.pth``/``.pt`` state dict) to load.
+        **kwargs: passed to the model's builder.
+    """
+    entry = get_entry(name)
+    if num_classes is not None:
+        kwargs["num_classes"] = num_classes
+    if in_chans is not None:
+        kwargs["in_chans"] = in_chans
+    model = entry.builder(**kwargs)
+    if pretrained is not None:
+        from convzoo.weights import load_weights
+
+        load_weights(model, pretrained)
+    return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def model_card(name: str) -> dict[str, Any]:
+    """What a user wants to know about a model before building it.
+
+    The parameter count is measured on a model built on the meta device, so no memory
+    is spent on weights.
+    """
+    entry = get_entry(name)
+    with torch.device("meta"):
+        params = count_parameters(entry.builder())
+    return {
+        "name": entry.name,
+        "family": entry.family,
+        "task": entry.task,
+        "paper": {
+            "title": entry.paper.title,
+            "authors": entry.paper.authors,
+            "venue": entry.paper.venue,
+            "year": entry.paper.year,
+            "url": entry.paper.url,
+        },
+        "input_size": list(entry.input_size),
+        "num_classes": entry.num_classes,
+        "params": params,
+        "torchvision_name": entry.torchvision_name,
+        "timm_name": entry.timm_name,
+        "deviations": entry.deviations,
+    }

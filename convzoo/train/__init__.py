@@ -1,0 +1,1 @@
+"""Training: the engine, checkpoints, seeding, logs and plots."""

@@ -1,0 +1,96 @@
+"""Checkpoints: safetensors weights plus a JSON file that says how to rebuild and use them.
+
+A checkpoint named ``model`` is two files, ``model.safetensors`` (the state dict) and
+``model.json`` (model name and constructor arguments, dataset, class names,
+normalisation, metrics). Each is written to a temporary file in the same folder and
+renamed over the old one, so a run killed mid-write leaves the previous checkpoint whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from convzoo.errors import CheckpointError
+from convzoo.registry import create_model
+from convzoo.weights import load_weights
+
+__all__ = ["CheckpointMeta", "save_checkpoint", "load_checkpoint", "checkpoint_paths"]
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class CheckpointMeta:
+    """What a checkpoint records besides its weights."""
+
+    model: str
+    model_args: dict[str, Any]
+    dataset: str
+    class_names: list[str]
+    mean: list[float]
+    std: list[float]
+    input_size: list[int]
+    metrics: dict[str, float] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+
+@contextmanager
+def _atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` that is renamed onto it when the block succeeds."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(descriptor)
+    try:
+        yield Path(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """The ``.safetensors`` and ``.json`` files of a checkpoint given by either file or stem."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model"
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta) -> Path:
+    """Write ``model``'s weights and ``meta`` atomically; returns the weights file."""
+    weights_path, meta_path = checkpoint_paths(path)
+    tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    with _atomic_path(weights_path) as temporary:
+        save_file(tensors, str(temporary), metadata={"format": "pt"})
+    with _atomic_path(meta_path) as temporary:
+        temporary.write_text(json.dumps(asdict(meta), indent=2) + "\n")
+    return weights_path
+
+
+def _read_meta(meta_path: Path) -> CheckpointMeta:
+    if not meta_path.is_file():
+        raise CheckpointError(f"checkpoint metadata {meta_path} does not exist")
+    try:
+        return CheckpointMeta(**json.loads(meta_path.read_text()))
+    except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
+        raise CheckpointError(f"checkpoint metadata {meta_path} is corrupt: {error}") from None
+
+
+def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
+    """Rebuild the model a checkpoint describes and load its weights; eval mode."""
+    weights_path, meta_path = checkpoint_paths(path)
+    meta = _read_meta(meta_path)
+    model = create_model(meta.model, **meta.model_args)
+    load_weights(model, weights_path)
+    return model.to(device).eval(), meta

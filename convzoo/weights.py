@@ -1,0 +1,129 @@
+"""Reading state dicts safely and loading them across convzoo, torchvision and timm.
+
+Files are read without running code: ``.safetensors`` through safetensors, ``.pth`` and
+``.pt`` through ``torch.load(weights_only=True)``, which refuses a pickle that holds
+anything but tensors and plain containers. Foreign key layouts are mapped by the model
+class itself: a family whose keys differ from torchvision's or timm's defines
+``remap_state_dict(state_dict)``, and :func:`load_weights` calls it when the keys do not
+already fit.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from convzoo.errors import CheckpointError, WeightMismatchError
+
+__all__ = ["read_state_dict", "load_weights"]
+
+# Keys under which training scripts (timm's, torchvision's references, Lightning) nest the weights.
+_NESTED_KEYS = ("state_dict", "model", "model_state_dict")
+# Prefixes added by DataParallel/DistributedDataParallel and torch.compile.
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+_LISTED = 8
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read the tensors of a checkpoint file without executing anything in it."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist or is not a file")
+    if path.suffix == ".safetensors":
+        try:
+            return load_file(path, device="cpu")
+        except (SafetensorError, OSError, ValueError) as error:
+            raise CheckpointError(f"checkpoint {path} is corrupt or truncated: {error}") from None
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"refused to load {path}: it holds objects other than tensors, which could run code "
+            f"({str(error).splitlines()[0]}); save a plain state dict or use .safetensors"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError) as error:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated: {error}") from None
+    return _unnest(loaded, path)
+
+
+def _unnest(loaded: object, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(loaded, Mapping):
+        for key in _NESTED_KEYS:
+            if isinstance(loaded.get(key), Mapping):
+                loaded = loaded[key]
+                break
+    if not isinstance(loaded, Mapping) or not all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        raise CheckpointError(f"checkpoint {path} holds no state dict of tensors")
+    return dict(loaded)
+
+
+def _strip_wrappers(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    stripped = {}
+    for key, value in state_dict.items():
+        for prefix in _WRAPPER_PREFIXES:
+            if key.startswith(prefix):
+                key = key[len(prefix):]
+        stripped[key] = value
+    return stripped
+
+
+def _listing(keys: list[str]) -> str:
+    shown = ", ".join(keys[:_LISTED])
+    return shown + (f" and {len(keys) - _LISTED} more" if len(keys) > _LISTED else "")
+
+
+def _mismatch_report(model: nn.Module, state_dict: Mapping[str, torch.Tensor], strict: bool) -> str | None:
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [
+        f"{k} {tuple(state_dict[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state_dict and state_dict[k].shape != v.shape
+    ]
+    problems = []
+    if strict and missing:
+        problems.append(f"missing keys: {_listing(missing)}")
+    if strict and unexpected:
+        problems.append(f"unexpected keys: {_listing(unexpected)}")
+    if shapes:
+        problems.append(f"shape differences (checkpoint != model): {_listing(shapes)}")
+    return "; ".join(problems) or None
+
+
+def load_weights(
+    model: nn.Module,
+    source: str | os.PathLike | Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+) -> nn.Module:
+    """Load weights in convzoo, torchvision or timm key format into ``model``.
+
+    Args:
+        model: the model to fill.
+        source: a checkpoint path or a state dict.
+        strict: when true, every key of the model must be given and no other; when
+            false, missing and unexpected keys are skipped. Shapes must always agree.
+
+    Raises:
+        WeightMismatchError: naming the missing and unexpected keys and shape differences.
+        CheckpointError: when the file is missing, corrupt or unsafe.
+    """
+    state_dict = source if isinstance(source, Mapping) else read_state_dict(source)
+    state_dict = _strip_wrappers(state_dict)
+    remap = getattr(model, "remap_state_dict", None)
+    if remap is not None and set(state_dict) != set(model.state_dict()):
+        state_dict = remap(state_dict)
+    report = _mismatch_report(model, state_dict, strict)
+    if report is not None:
+        name = f" from {source}" if not isinstance(source, Mapping) else ""
+        raise WeightMismatchError(f"weights{name} do not fit {type(model).__name__}: {report}")
+    model.load_state_dict(state_dict, strict=strict)
+    return model

@@ -1,0 +1,138 @@
+"""The command line: each command's output and every user-error path."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from convzoo.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own exits (usage errors, --help)
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("convzoo: error:"), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    code = main(["train", "lenet5", "--epochs", "2", "--out", str(out)])
+    assert code == 0
+    return out
+
+
+def digit_png(folder, index: int) -> tuple[str, int]:
+    digits = load_digits()
+    pixels = (digits.images[index] / 16 * 255).astype(np.uint8)
+    path = folder / f"digit{index}.png"
+    Image.fromarray(pixels).resize((32, 32), Image.BILINEAR).save(path)
+    return str(path), int(digits.target[index])
+
+
+def test_list(capsys):
+    code, out, _ = run(capsys, "list", "vgg1?_bn")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0].split() == ["name", "family", "task", "params", "year"]
+    assert [line.split()[0] for line in lines[1:]] == ["vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn"]
+    assert "138,365,992" in out
+
+
+def test_list_nothing_matches(capsys):
+    assert_one_line_error(*run(capsys, "list", "nope*")[::2], "no model matches 'nope*'")
+
+
+def test_info_shows_card_and_stage_shapes(capsys):
+    code, out, _ = run(capsys, "info", "resnet18", "--input", "3x64x64")
+    assert code == 0
+    assert "11,689,512" in out and "Deep Residual Learning" in out
+    assert "layer4" in out and "512x2x2" in out and "output" in out
+
+
+def test_info_json(capsys):
+    import json
+
+    code, out, _ = run(capsys, "info", "lenet5", "--json")
+    assert code == 0
+    card = json.loads(out)
+    assert card["params"] == 61_706 and card["stages"]["output"] == [1, 10]
+
+
+def test_unknown_model(capsys):
+    assert_one_line_error(*run(capsys, "info", "resnet05")[::2], "unknown model 'resnet05'", "resnet50")
+
+
+@pytest.mark.parametrize("shape", ["3x224", "3xax224", "0x32x32", "big"])
+def test_bad_shape_string(capsys, shape):
+    assert_one_line_error(*run(capsys, "info", "resnet18", "--input", shape)[::2], "expected CxHxW")
+
+
+def test_input_too_small_for_model(capsys):
+    assert_one_line_error(*run(capsys, "info", "lenet5", "--input", "1x28x28")[::2], "32x32")
+
+
+def test_train_eval_predict(capsys, trained, tmp_path):
+    for name in ("model.safetensors", "model.json", "metrics.csv", "metrics.jsonl", "curves.png"):
+        assert (trained / name).is_file(), name
+    code, out, _ = run(capsys, "eval", str(trained / "model.safetensors"))
+    assert code == 0 and "lenet5 on digits (test, 360 images): accuracy" in out
+    paths = [digit_png(tmp_path, index) for index in range(3)]
+    code, out, _ = run(capsys, "predict", str(trained), *(p for p, _ in paths), "--top-k", "3")
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 3
+    for line, (path, _) in zip(lines, paths):
+        assert line.startswith(path) and line.count("%") == 3
+
+
+def test_missing_checkpoint(capsys, tmp_path):
+    assert_one_line_error(*run(capsys, "eval", str(tmp_path / "none.safetensors"))[::2], "does not exist")
+
+
+def test_corrupt_checkpoint(capsys, trained, tmp_path):
+    (tmp_path / "model.json").write_text((trained / "model.json").read_text())
+    (tmp_path / "model.safetensors").write_bytes((trained / "model.safetensors").read_bytes()[:100])
+    assert_one_line_error(*run(capsys, "eval", str(tmp_path / "model"))[::2], "corrupt")
+
+
+def test_missing_and_unreadable_images(capsys, trained, tmp_path):
+    assert_one_line_error(*run(capsys, "predict", str(trained), str(tmp_path / "x.png"))[::2], "does not exist")
+    (tmp_path / "bad.png").write_text("not an image")
+    assert_one_line_error(*run(capsys, "predict", str(trained), str(tmp_path / "bad.png"))[::2], "cannot read image")
+
+
+def test_unwritable_output(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert_one_line_error(*run(capsys, "train", "lenet5", "--epochs", "1", "--out", str(blocker / "run"))[::2],
+                          "cannot write to output folder")
+
+
+def test_usage_errors_are_one_line(capsys):
+    code, _, err = run(capsys, "train", "lenet5", "--epochs", "zero")
+    assert code == 2 and err.count("\n") == 1 and "positive integer" in err
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2 and err.count("\n") == 1
+
+
+def test_module_entry_point():
+    result = subprocess.run([sys.executable, "-m", "convzoo", "info", "nosuchnet"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.startswith("convzoo: error: unknown model") and "Traceback" not in result.stderr

@@ -1,0 +1,118 @@
+"""One suite over the whole registry: every model honours the common interface."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import convzoo
+from convzoo.errors import InputShapeError
+
+MODELS = convzoo.list_models()
+NUM_CLASSES = 7
+
+
+def small_side(model: torch.nn.Module) -> int:
+    """A cheap input side the model takes: its fixed size, else at least 32."""
+    return model.fixed_input_size or max(model.min_input_size, 32)
+
+
+def stage_outputs(model: torch.nn.Module, x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """The output of each ``feature_info`` module and of ``forward_features``."""
+    outputs: dict[str, torch.Tensor] = {}
+    modules = dict(model.named_modules())
+    handles = [
+        modules[info["module"]].register_forward_hook(
+            lambda _m, _i, output, name=info["module"]: outputs.setdefault(name, output)
+        )
+        for info in model.feature_info
+    ]
+    try:
+        features = model.forward_features(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs, features
+
+
+def test_registry_is_not_empty():
+    assert len(MODELS) >= 17
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_forward_backward(name):
+    torch.manual_seed(0)
+    model = convzoo.create_model(name, num_classes=NUM_CLASSES)
+    side = small_side(model)
+    x = torch.randn(2, model.in_chans, side, side)
+    output = model(x)
+    assert output.shape == (2, NUM_CLASSES)
+    assert torch.isfinite(output).all()
+    output.square().mean().backward()
+    no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
+    assert not no_grad, f"parameters without gradient: {no_grad}"
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_interface(name):
+    torch.manual_seed(0)
+    entry_chans, entry_side, _ = convzoo.model_card(name)["input_size"]
+    model = convzoo.create_model(name, in_chans=2, num_classes=NUM_CLASSES).eval()
+    assert model.in_chans == 2 and model.num_classes == NUM_CLASSES
+    side = model.fixed_input_size or entry_side
+    x = torch.randn(2, 2, side, side)
+    with torch.no_grad():
+        stages, features = stage_outputs(model, x)
+        assert features.dim() == 4
+        assert [info["num_chs"] for info in model.feature_info] == [stages[i["module"]].shape[1] for i in model.feature_info]
+        assert model.feature_info[-1]["num_chs"] == features.shape[1]
+        for info in model.feature_info:
+            expected = side / info["reduction"]
+            measured = stages[info["module"]].shape[-1]
+            assert abs(measured - expected) <= max(1.5, 0.2 * expected), (info, measured)
+        assert model.forward_head(features, pre_logits=True).shape == (2, model.num_features)
+        model.reset_classifier(0)
+        assert model(x).shape == (2, model.num_features)
+        model.reset_classifier(3)
+        assert model(x).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bad_input_is_explained(name):
+    with torch.device("meta"):
+        model = convzoo.create_model(name, in_chans=3)
+    side = small_side(model)
+    with pytest.raises(InputShapeError, match=r"expects input of shape \(B, 3,"):
+        model(torch.empty(1, 4, side, side, device="meta"))
+    with pytest.raises(InputShapeError, match="expects input"):
+        model(torch.empty(3, side, side, device="meta"))
+    too_small = (model.fixed_input_size or model.min_input_size) - 1
+    if too_small >= 1:
+        with pytest.raises(InputShapeError, match=str(model.fixed_input_size or model.min_input_size)):
+            model(torch.empty(1, 3, too_small, too_small, device="meta"))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_card(name):
+    card = convzoo.model_card(name)
+    for key in ("family", "task", "paper", "input_size", "params", "torchvision_name", "timm_name", "deviations"):
+        assert key in card
+    assert card["paper"]["year"] >= 1989 and card["paper"]["url"].startswith("http")
+    with torch.device("meta"):
+        model = convzoo.create_model(name)
+    assert card["params"] == sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_min_input_size_is_exact(name):
+    """The declared smallest side runs, and one pixel less breaks the layers themselves."""
+    with torch.device("meta"):
+        model = convzoo.create_model(name).eval()
+    if model.fixed_input_size is not None:
+        pytest.skip("fixed input size")
+    side = model.min_input_size
+    model(torch.empty(1, model.in_chans, side, side, device="meta"))
+    if side > 1:
+        smaller = torch.empty(1, model.in_chans, side - 1, side - 1, device="meta")
+        with pytest.raises(RuntimeError):
+            model.forward_head(model.forward_features(smaller))  # bypasses the input check

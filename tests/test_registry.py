@@ -1,0 +1,47 @@
+"""The registry: names, patterns, filters, cards and errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import convzoo
+from convzoo import UnknownModelError
+
+
+def test_list_is_sorted_and_filtered():
+    names = convzoo.list_models()
+    assert names == sorted(names)
+    assert convzoo.list_models("resnet*") == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
+    assert set(convzoo.list_models(family="vgg")) == {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
+    assert convzoo.list_models(task="classification") == names
+    assert convzoo.list_models(task="segmentation") == []
+
+
+def test_unknown_name_suggests_close_ones():
+    with pytest.raises(UnknownModelError, match="did you mean resnet50"):
+        convzoo.create_model("resnet05")
+    with pytest.raises(UnknownModelError, match="unknown model 'zzzz'"):
+        convzoo.model_card("zzzz")
+
+
+def test_create_model_sets_classes_and_channels():
+    model = convzoo.create_model("resnet18", num_classes=4, in_chans=1)
+    assert model(torch.randn(1, 1, 32, 32)).shape == (1, 4)
+
+
+def test_create_model_loads_pretrained(tmp_path):
+    source = convzoo.create_model("lenet5")
+    torch.save(source.state_dict(), tmp_path / "lenet.pth")
+    model = convzoo.create_model("lenet5", pretrained=tmp_path / "lenet.pth")
+    x = torch.randn(2, 1, 32, 32)
+    assert torch.equal(model.eval()(x), source.eval()(x))
+
+
+def test_model_card_facts():
+    card = convzoo.model_card("resnet50")
+    assert card["family"] == "resnet"
+    assert card["params"] == 25_557_032
+    assert card["torchvision_name"] == "resnet50"
+    assert card["paper"]["year"] == 2016
+    assert convzoo.model_card("lenet5")["params"] == 61_706
