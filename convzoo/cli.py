@@ -14,7 +14,7 @@ from typing import NoReturn, Sequence
 import torch
 
 from convzoo.analysis import stage_shapes
-from convzoo.data import DATASETS, load_dataset
+from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
 from convzoo.errors import ConvzooError
 from convzoo.registry import create_model, get_entry, list_models, model_card
@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, like every other convzoo error."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USER_ERROR, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USER_ERROR, f"convzoo: error: {message}\n")
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -93,6 +93,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         batch_size=args.batch_size,
         lr=args.lr,
         seed=args.seed,
+        augment=args.augment,
         image_size=args.image_size,
         out=args.out,
         device=args.device,
@@ -151,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
     train.add_argument("--lr", type=float, default=TrainConfig.lr)
     train.add_argument("--seed", type=int, default=TrainConfig.seed)
+    train.add_argument("--augment", choices=AUGMENTATIONS, default=TrainConfig.augment,
+                       help="training augmentation: the dataset's standard recipe or none")
     train.add_argument("--image-size", type=_positive_int, help="input side (default: the model's)")
     train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder")
     train.add_argument("--device", default="cpu")

@@ -26,7 +26,7 @@ def test_unknown_name_suggests_close_ones():
 
 
 def test_create_model_sets_classes_and_channels():
-    model = convzoo.create_model("resnet18", num_classes=4, in_chans=1)
+    model = convzoo.create_model("resnet18", num_classes=4, in_chans=1).eval()
     assert model(torch.randn(1, 1, 32, 32)).shape == (1, 4)
 
 

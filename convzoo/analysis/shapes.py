@@ -18,11 +18,16 @@ def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tup
     ``model`` should live on the meta device (build it under ``torch.device("meta")``).
     """
     shapes: dict[str, tuple[int, ...]] = {}
+
+    def record(name: str):
+        def hook(_module: nn.Module, _inputs: tuple, output: torch.Tensor) -> None:
+            shapes.setdefault(name, tuple(output.shape))
+
+        return hook
+
     modules = dict(model.named_modules())
     handles = [
-        modules[info["module"]].register_forward_hook(
-            lambda _module, _inputs, output, name=info["module"]: shapes.setdefault(name, tuple(output.shape))
-        )
+        modules[info["module"]].register_forward_hook(record(info["module"]))
         for info in getattr(model, "feature_info", [])
     ]
     try:

@@ -7,6 +7,11 @@ as in MNIST, and resize them once to the model's input size.
 
 The train/val/test split is stratified and fixed (its seed is not the training seed), so
 every run and every model is scored on the same 360 test images.
+
+The standard augmentation is a small random affine warp (rotation up to 10 degrees, shift
+up to 10% of the side, zoom up to 10%): with so few images LeNet-5 overfits without it
+and stops near 96.5-97.5% test accuracy; with it, it reaches 98-99% (seeds 0-3, 20
+epochs).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
+from convzoo.data.augment import RandomAffine
 from convzoo.data.splits import ImageSplits
 
 __all__ = ["load_digits_splits"]
@@ -36,11 +42,12 @@ def _split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return train, val, test
 
 
-def load_digits_splits(image_size: int = 32, in_chans: int = 1) -> ImageSplits:
+def load_digits_splits(image_size: int = 32, in_chans: int = 1, augment: str = "standard") -> ImageSplits:
     """The digits as normalised tensors of shape ``(N, in_chans, image_size, image_size)``.
 
     Normalisation uses the training split's mean and standard deviation; a model that
-    wants three channels gets the gray image repeated.
+    wants three channels gets the gray image repeated. ``augment`` is ``"standard"`` or
+    ``"none"``.
     """
     digits = load_digits()
     images = torch.from_numpy(digits.images).float().div_(16.0).unsqueeze(1)  # (N, 1, 8, 8)
@@ -59,4 +66,5 @@ def load_digits_splits(image_size: int = 32, in_chans: int = 1) -> ImageSplits:
         class_names=CLASS_NAMES,
         mean=[mean] * in_chans,
         std=[std] * in_chans,
+        augment=RandomAffine(degrees=10, translate=0.1, scale=0.1, fill=-mean / std) if augment == "standard" else None,
     )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
+import torch
 from torch.utils.data import Dataset
 
 __all__ = ["ImageSplits"]
@@ -18,6 +20,7 @@ class ImageSplits:
         train, val, test: datasets yielding ``(image, label)``; images normalised.
         class_names: label ``i`` is ``class_names[i]``.
         mean, std: per-channel normalisation applied to images in [0, 1].
+        augment: the training augmentation, applied to whole batches, or ``None``.
     """
 
     name: str
@@ -27,3 +30,4 @@ class ImageSplits:
     class_names: list[str]
     mean: list[float]
     std: list[float]
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None

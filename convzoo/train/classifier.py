@@ -4,6 +4,8 @@
 writes into ``config.out``: ``model.safetensors`` and ``model.json`` (the checkpoint,
 rewritten atomically after every epoch), ``metrics.csv``, ``metrics.jsonl`` and
 ``curves.png``.
+
+The optimiser is Adam with a cosine learning-rate decay to zero over the run.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class TrainConfig:
     dataset: str = "digits"
     epochs: int = 20
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     seed: int = 0
+    augment: str = "standard"
     image_size: int | None = None  # the model's default input size when None
     out: Path = Path("runs/latest")
     device: str = "cpu"
@@ -69,13 +72,14 @@ def train_classifier(config: TrainConfig, progress: ProgressReporter | None = No
     generator = seed_everything(config.seed)
     device = torch.device(config.device)
 
-    splits = load_dataset(config.dataset, image_size=image_size, in_chans=in_chans)
+    splits = load_dataset(config.dataset, image_size=image_size, in_chans=in_chans, augment=config.augment)
     model_args = {"num_classes": len(splits.class_names), "in_chans": in_chans}
     model = create_model(config.model, **model_args).to(device)
     train_loader = DataLoader(splits.train, batch_size=config.batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(splits.val, batch_size=config.batch_size)
     test_loader = DataLoader(splits.test, batch_size=config.batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(config.epochs, 1))
     task = ClassificationTask()
     meta = CheckpointMeta(
         model=config.model,
@@ -92,9 +96,11 @@ def train_classifier(config: TrainConfig, progress: ProgressReporter | None = No
         if progress is not None:
             progress.start_epoch(epoch)
         on_batch = progress.batch if progress is not None else None
-        train = run_epoch(model, train_loader, task, device, optimizer, on_batch)
+        lr = optimizer.param_groups[0]["lr"]
+        train = run_epoch(model, train_loader, task, device, optimizer, on_batch, splits.augment)
+        schedule.step()
         val = evaluate(model, val_loader, task, device)
-        row = {"epoch": epoch, **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        row = {"epoch": epoch, "lr": lr, **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
         history.append(row)
         meta.metrics = {k: v for k, v in row.items() if k != "epoch"}
         checkpoint = save_checkpoint(out / "model", model, meta)

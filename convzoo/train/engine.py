@@ -36,8 +36,11 @@ def run_epoch(
     device: torch.device,
     optimizer: torch.optim.Optimizer | None = None,
     on_batch: BatchCallback | None = None,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """One pass over ``loader``; trains when an optimiser is given, else evaluates.
+
+    ``augment`` transforms each training batch of inputs on the device.
 
     Returns the sample-weighted means of the loss and of the task's metrics.
     """
@@ -48,6 +51,8 @@ def run_epoch(
     with torch.set_grad_enabled(training):
         for index, (inputs, targets) in enumerate(loader):
             inputs, targets = inputs.to(device), targets.to(device)
+            if training and augment is not None:
+                inputs = augment(inputs)
             output = model(inputs)
             loss = task.loss(output, targets)
             if training:

@@ -48,7 +48,7 @@ class ProgressReporter:
     def end_epoch(self, row: dict[str, float]) -> None:
         if self.interactive:
             self.stream.write("\r\033[K")
-        values = "  ".join(f"{key} {value:.4f}" for key, value in row.items() if key != "epoch")
+        values = "  ".join(f"{key} {value:.4g}" for key, value in row.items() if key != "epoch")
         self.stream.write(f"epoch {self.epoch}/{self.epochs}  {values}\n")
         self.stream.flush()
 

@@ -1,0 +1,161 @@
+"""ResNet: parameter counts, torchvision and timm weights, options, feature_info."""
+
+from __future__ import annotations
+
+import pytest
+import timm
+import torch
+import torchvision
+from torch import nn
+
+from convzoo.blocks.residual import BasicBlock, Bottleneck
+from convzoo.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
+from convzoo.weights import load_weights
+
+BUILDERS = {f.__name__: f for f in (resnet18, resnet34, resnet50, resnet101, resnet152)}
+
+# torchvision's counts, which the paper's architectures (with option B shortcuts) give.
+PARAMS = {
+    "resnet18": 11_689_512,
+    "resnet34": 21_797_672,
+    "resnet50": 25_557_032,
+    "resnet101": 44_549_160,
+    "resnet152": 60_192_808,
+}
+
+
+def count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def shapes(model: nn.Module) -> dict[str, torch.Size]:
+    return {k: v.shape for k, v in model.state_dict().items()}
+
+
+def randomise_norms(model: nn.Module) -> None:
+    """Give every batch norm non-trivial statistics and affine parameters."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+
+
+def empty(builder, **kwargs) -> nn.Module:
+    """Our model with uninitialised weights (cheap), to be filled by a checkpoint."""
+    with torch.device("meta"):
+        model = builder(**kwargs)
+    return model.to_empty(device="cpu").eval()
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_parameter_count(name):
+    with torch.device("meta"):
+        ours = BUILDERS[name]()
+        theirs = getattr(torchvision.models, name)()
+    assert count(ours) == PARAMS[name] == count(theirs)
+    assert shapes(ours) == shapes(theirs)
+
+
+@pytest.mark.parametrize("name", PARAMS)
+def test_torchvision_weights_give_torchvision_outputs(name):
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, name)().eval()
+    randomise_norms(theirs)
+    ours = load_weights(empty(BUILDERS[name]), theirs.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+
+
+def test_timm_weights_give_timm_outputs():
+    torch.manual_seed(0)
+    theirs = timm.create_model("resnet50", pretrained=False).eval()
+    randomise_norms(theirs)
+    ours = load_weights(empty(resnet50), theirs.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+
+
+def test_dilated_resnet_matches_torchvision():
+    torch.manual_seed(0)
+    dilate = (False, True, True)
+    theirs = torchvision.models.resnet50(replace_stride_with_dilation=list(dilate)).eval()
+    randomise_norms(theirs)
+    ours = load_weights(empty(resnet50, replace_stride_with_dilation=dilate), theirs.state_dict())
+    assert [info["reduction"] for info in ours.feature_info] == [2, 4, 8, 8, 8]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert ours.forward_features(x).shape == (1, 2048, 8, 8)
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("reference, groups, width_per_group", [
+    ("resnext50_32x4d", 32, 4), ("wide_resnet50_2", 1, 128),
+])
+def test_resnext_and_wide_resnet_are_options(reference, groups, width_per_group):
+    with torch.device("meta"):
+        ours = ResNet(Bottleneck, (3, 4, 6, 3), groups=groups, width_per_group=width_per_group)
+        theirs = getattr(torchvision.models, reference)()
+    assert shapes(ours) == shapes(theirs)
+
+
+def test_zero_init_residual_zeroes_the_last_norm_of_every_block():
+    model = resnet50(zero_init_residual=True)
+    blocks = [m for m in model.modules() if isinstance(m, Bottleneck)]
+    assert len(blocks) == 16
+    assert all(torch.count_nonzero(b.bn3.weight) == 0 for b in blocks)
+    assert all(torch.count_nonzero(b.bn2.weight) == b.bn2.weight.numel() for b in blocks)
+    basic = [m for m in resnet18(zero_init_residual=True).modules() if isinstance(m, BasicBlock)]
+    assert len(basic) == 8 and all(torch.count_nonzero(b.bn2.weight) == 0 for b in basic)
+    default = [m for m in resnet18().modules() if isinstance(m, BasicBlock)]
+    assert all(torch.equal(b.bn2.weight, torch.ones_like(b.bn2.weight)) for b in default)
+
+
+def test_attn_layer_reaches_every_block():
+    model = ResNet(BasicBlock, (1, 1, 1, 1), num_classes=3, attn_layer=lambda c: nn.Conv2d(c, c, 1))
+    assert [m.se.in_channels for m in model.modules() if isinstance(m, BasicBlock)] == [64, 128, 256, 512]
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 3)
+
+
+def test_feature_info_matches_the_feature_maps():
+    model = resnet50().eval()
+    side = 64
+    outputs = {}
+    modules = dict(model.named_modules())
+    for info in model.feature_info:
+        modules[info["module"]].register_forward_hook(
+            lambda _m, _i, out, name=info["module"]: outputs.__setitem__(name, out.shape)
+        )
+    with torch.no_grad():
+        features = model.forward_features(torch.randn(1, 3, side, side))
+    assert [(i["num_chs"], i["reduction"]) for i in model.feature_info] == [
+        (64, 2), (256, 4), (512, 8), (1024, 16), (2048, 32)
+    ]
+    for info in model.feature_info:
+        size = side // info["reduction"]
+        assert outputs[info["module"]] == (1, info["num_chs"], size, size)
+    assert features.shape == outputs[model.feature_info[-1]["module"]]
+
+
+def test_head_interface_and_any_input():
+    model = resnet18(in_chans=5, num_classes=7).eval()
+    assert model.num_features == 512 and resnet50().num_features == 2048
+    x = torch.randn(2, 5, 40, 40)
+    with torch.no_grad():
+        assert model(x).shape == (2, 7)
+        assert model.forward_head(model.forward_features(x), pre_logits=True).shape == (2, 512)
+        model.reset_classifier(0)
+        assert model(x).shape == (2, 512)
+        assert "fc.weight" not in model.state_dict()
+
+
+def test_min_input_size_is_one_pixel():
+    """Every conv and pool pads by half its kernel, so a 1x1 image runs through the whole net."""
+    model = resnet18(num_classes=4).eval()
+    assert model.min_input_size == 1
+    with torch.no_grad():
+        assert model.forward_features(torch.randn(1, 3, 1, 1)).shape == (1, 512, 1, 1)
+        assert model(torch.randn(1, 3, 1, 1)).shape == (1, 4)
