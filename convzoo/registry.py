@@ -28,6 +28,7 @@ __all__ = [
     "create_model",
     "list_models",
     "model_card",
+    "count_parameters",
 ]
 
 
@@ -170,6 +171,7 @@ def create_model(
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of parameters (learnable or frozen; buffers excluded)."""
     return sum(p.numel() for p in model.parameters())
 
 

@@ -11,6 +11,7 @@ from PIL import Image
 from sklearn.datasets import load_digits
 
 from convzoo.cli import main
+from convzoo.data.digits import split_indices
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -33,7 +34,7 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
-    code = main(["train", "lenet5", "--epochs", "2", "--out", str(out)])
+    code = main(["train", "lenet5", "--epochs", "5", "--out", str(out)])
     assert code == 0
     return out
 
@@ -93,13 +94,17 @@ def test_train_eval_predict(capsys, trained, tmp_path):
         assert (trained / name).is_file(), name
     code, out, _ = run(capsys, "eval", str(trained / "model.safetensors"))
     assert code == 0 and "lenet5 on digits (test, 360 images): accuracy" in out
-    paths = [digit_png(tmp_path, index) for index in range(3)]
+    test_indices = split_indices(load_digits().target)[2][:10]
+    paths = [digit_png(tmp_path, int(index)) for index in test_indices]
     code, out, _ = run(capsys, "predict", str(trained), *(p for p, _ in paths), "--top-k", "3")
     assert code == 0
     lines = out.splitlines()
-    assert len(lines) == 3
-    for line, (path, _) in zip(lines, paths):
+    assert len(lines) == len(paths)
+    correct = 0
+    for line, (path, label) in zip(lines, paths):
         assert line.startswith(path) and line.count("%") == 3
+        correct += line.split(": ")[1].split()[0] == str(label)
+    assert correct >= 8  # the PNG path preprocesses as training did
 
 
 def test_missing_checkpoint(capsys, tmp_path):

@@ -26,7 +26,7 @@ from torch.utils.data import TensorDataset
 from convzoo.data.augment import RandomAffine
 from convzoo.data.splits import ImageSplits
 
-__all__ = ["load_digits_splits"]
+__all__ = ["load_digits_splits", "split_indices"]
 
 SPLIT_SEED = 0
 TEST_FRACTION = 0.2
@@ -34,7 +34,7 @@ VAL_FRACTION = 0.1
 CLASS_NAMES = [str(digit) for digit in range(10)]
 
 
-def _split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     indices = np.arange(len(labels))
     rest, test = train_test_split(indices, test_size=TEST_FRACTION, stratify=labels, random_state=SPLIT_SEED)
     val_size = VAL_FRACTION / (1 - TEST_FRACTION)
@@ -54,7 +54,7 @@ def load_digits_splits(image_size: int = 32, in_chans: int = 1, augment: str = "
     images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)
     images = images.clamp_(0.0, 1.0).repeat(1, in_chans, 1, 1)  # (N, C, S, S)
     labels = torch.from_numpy(digits.target).long()
-    train, val, test = _split_indices(digits.target)
+    train, val, test = split_indices(digits.target)
     mean = images[train].mean().item()
     std = images[train].std().item()
     images = (images - mean) / std

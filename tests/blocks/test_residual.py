@@ -8,6 +8,7 @@ import torchvision
 from torch import nn
 
 from convzoo.blocks.residual import BasicBlock, Bottleneck, conv1x1
+from helpers import randomise_norms
 
 
 class Gate(nn.Module):
@@ -24,14 +25,6 @@ class Gate(nn.Module):
 def projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
     return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
 
-
-def randomise_norms(module: nn.Module) -> None:
-    for m in module.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.5, 0.5)
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
 
 
 @pytest.mark.parametrize(

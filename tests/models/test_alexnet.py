@@ -8,12 +8,10 @@ import torch.nn.functional as F
 import torchvision
 
 from convzoo.errors import InputShapeError
+from helpers import count_parameters
 from convzoo.models.alexnet import LRN_ALPHA, LRN_BETA, LRN_K, LRN_SIZE, alexnet, alexnet_2012
 from convzoo.weights import load_weights
 
-
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +23,7 @@ def paper_model():
 @pytest.mark.parametrize(("builder", "expected"), [(alexnet, 61_100_840), (alexnet_2012, 60_965_224)])
 def test_parameter_counts(builder, expected):
     with torch.device("meta"):
-        assert n_params(builder()) == expected
+        assert count_parameters(builder()) == expected
 
 
 def test_alexnet_loads_torchvision_weights_with_identical_outputs():

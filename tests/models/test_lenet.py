@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from convzoo.errors import InputShapeError
+from helpers import count_parameters
 from convzoo.models.lenet import (
     C3_CONNECTIONS,
     ConnectionTableConv2d,
@@ -19,20 +20,17 @@ from convzoo.models.lenet import (
 )
 
 
-def n_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
-
 
 def test_lenet5_parameter_count():
-    assert n_params(lenet5()) == 61_706
+    assert count_parameters(lenet5()) == 61_706
 
 
 def test_lenet5_1998_parameter_counts_match_the_paper():
     model = lenet5_1998()
     layers = ("c1", "s2", "c3", "s4", "c5", "f6", "output")
-    per_layer = {name: n_params(getattr(model, name)) for name in layers}
+    per_layer = {name: count_parameters(getattr(model, name)) for name in layers}
     assert per_layer == {"c1": 156, "s2": 12, "c3": 1_516, "s4": 32, "c5": 48_120, "f6": 10_164, "output": 0}
-    assert n_params(model) == 60_000
+    assert count_parameters(model) == 60_000
     assert all(p.requires_grad for p in model.parameters())
 
 

@@ -11,6 +11,7 @@ from torch import nn
 from convzoo.blocks.residual import BasicBlock, Bottleneck
 from convzoo.models.resnet import ResNet, resnet18, resnet34, resnet50, resnet101, resnet152
 from convzoo.weights import load_weights
+from helpers import count_parameters, empty_model, randomise_norms, state_shapes
 
 BUILDERS = {f.__name__: f for f in (resnet18, resnet34, resnet50, resnet101, resnet152)}
 
@@ -24,29 +25,8 @@ PARAMS = {
 }
 
 
-def count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
-def shapes(model: nn.Module) -> dict[str, torch.Size]:
-    return {k: v.shape for k, v in model.state_dict().items()}
-
-
-def randomise_norms(model: nn.Module) -> None:
-    """Give every batch norm non-trivial statistics and affine parameters."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-
-
-def empty(builder, **kwargs) -> nn.Module:
-    """Our model with uninitialised weights (cheap), to be filled by a checkpoint."""
-    with torch.device("meta"):
-        model = builder(**kwargs)
-    return model.to_empty(device="cpu").eval()
 
 
 @pytest.mark.parametrize("name", PARAMS)
@@ -54,8 +34,8 @@ def test_parameter_count(name):
     with torch.device("meta"):
         ours = BUILDERS[name]()
         theirs = getattr(torchvision.models, name)()
-    assert count(ours) == PARAMS[name] == count(theirs)
-    assert shapes(ours) == shapes(theirs)
+    assert count_parameters(ours) == PARAMS[name] == count_parameters(theirs)
+    assert state_shapes(ours) == state_shapes(theirs)
 
 
 @pytest.mark.parametrize("name", PARAMS)
@@ -63,7 +43,7 @@ def test_torchvision_weights_give_torchvision_outputs(name):
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, name)().eval()
     randomise_norms(theirs)
-    ours = load_weights(empty(BUILDERS[name]), theirs.state_dict())
+    ours = load_weights(empty_model(BUILDERS[name]), theirs.state_dict())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
@@ -73,7 +53,7 @@ def test_timm_weights_give_timm_outputs():
     torch.manual_seed(0)
     theirs = timm.create_model("resnet50", pretrained=False).eval()
     randomise_norms(theirs)
-    ours = load_weights(empty(resnet50), theirs.state_dict())
+    ours = load_weights(empty_model(resnet50), theirs.state_dict())
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
@@ -84,7 +64,7 @@ def test_dilated_resnet_matches_torchvision():
     dilate = (False, True, True)
     theirs = torchvision.models.resnet50(replace_stride_with_dilation=list(dilate)).eval()
     randomise_norms(theirs)
-    ours = load_weights(empty(resnet50, replace_stride_with_dilation=dilate), theirs.state_dict())
+    ours = load_weights(empty_model(resnet50, replace_stride_with_dilation=dilate), theirs.state_dict())
     assert [info["reduction"] for info in ours.feature_info] == [2, 4, 8, 8, 8]
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
@@ -99,7 +79,7 @@ def test_resnext_and_wide_resnet_are_options(reference, groups, width_per_group)
     with torch.device("meta"):
         ours = ResNet(Bottleneck, (3, 4, 6, 3), groups=groups, width_per_group=width_per_group)
         theirs = getattr(torchvision.models, reference)()
-    assert shapes(ours) == shapes(theirs)
+    assert state_shapes(ours) == state_shapes(theirs)
 
 
 def test_zero_init_residual_zeroes_the_last_norm_of_every_block():

@@ -11,6 +11,7 @@ from torch import nn
 from convzoo.errors import InputShapeError
 from convzoo.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from convzoo.weights import load_weights
+from helpers import count_parameters, empty_model, randomise_norms, state_shapes
 
 BUILDERS = {f.__name__: f for f in (vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn)}
 
@@ -27,29 +28,8 @@ PARAMS = {
 }
 
 
-def count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
-def shapes(model: nn.Module) -> dict[str, torch.Size]:
-    return {k: v.shape for k, v in model.state_dict().items()}
-
-
-def randomise_norms(model: nn.Module) -> None:
-    """Give every batch norm non-trivial statistics and affine parameters."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.weight.data.uniform_(0.5, 1.5)
-            m.bias.data.uniform_(-0.2, 0.2)
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-
-
-def empty(builder, **kwargs) -> nn.Module:
-    """Our model with uninitialised weights (cheap), to be filled by a checkpoint."""
-    with torch.device("meta"):
-        model = builder(**kwargs)
-    return model.to_empty(device="cpu").eval()
 
 
 @pytest.mark.parametrize("name", PARAMS)
@@ -57,8 +37,8 @@ def test_parameter_count(name):
     with torch.device("meta"):
         ours = BUILDERS[name]()
         theirs = getattr(torchvision.models, name)()
-    assert count(ours) == PARAMS[name] == count(theirs)
-    assert shapes(ours) == shapes(theirs)
+    assert count_parameters(ours) == PARAMS[name] == count_parameters(theirs)
+    assert state_shapes(ours) == state_shapes(theirs)
 
 
 @pytest.mark.parametrize("name", PARAMS)
@@ -66,7 +46,7 @@ def test_torchvision_weights_give_torchvision_outputs(name):
     torch.manual_seed(0)
     theirs = getattr(torchvision.models, name)().eval()
     randomise_norms(theirs)
-    ours = load_weights(empty(BUILDERS[name]), theirs.state_dict())
+    ours = load_weights(empty_model(BUILDERS[name]), theirs.state_dict())
     x = torch.randn(2, 3, 32, 32)  # 1x1 after the last pool; the adaptive pool spreads it to 7x7
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
@@ -75,7 +55,7 @@ def test_torchvision_weights_give_torchvision_outputs(name):
 def test_timm_weights_give_timm_outputs():
     torch.manual_seed(0)
     theirs = timm.create_model("vgg11", pretrained=False).eval()
-    ours = load_weights(empty(vgg11), theirs.state_dict())
+    ours = load_weights(empty_model(vgg11), theirs.state_dict())
     x = torch.randn(1, 3, 224, 224)  # timm's fc1 is a 7x7 conv: it needs the 7x7 map of a 224 input
     with torch.no_grad():
         torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
@@ -120,7 +100,7 @@ def test_feature_info_matches_the_feature_maps():
 
 
 def test_head_interface_and_any_input():
-    model = empty(vgg11, in_chans=1, num_classes=10)
+    model = empty_model(vgg11, in_chans=1, num_classes=10)
     x = torch.randn(2, 1, 32, 32)
     with torch.no_grad():
         assert model(x).shape == (2, 10)
@@ -132,7 +112,7 @@ def test_head_interface_and_any_input():
 
 
 def test_min_input_size_is_32():
-    model = empty(vgg11)
+    model = empty_model(vgg11)
     assert model.min_input_size == 32
     with torch.no_grad():
         assert model.forward_features(torch.randn(1, 3, 32, 32)).shape == (1, 512, 1, 1)
