@@ -19,8 +19,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 from torch.utils.data import TensorDataset
 
 from convzoo.data.augment import RandomAffine
@@ -35,6 +33,9 @@ CLASS_NAMES = [str(digit) for digit in range(10)]
 
 
 def split_indices(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices of the fixed, stratified train, validation and test splits."""
+    from sklearn.model_selection import train_test_split  # scikit-learn is slow to import
+
     indices = np.arange(len(labels))
     rest, test = train_test_split(indices, test_size=TEST_FRACTION, stratify=labels, random_state=SPLIT_SEED)
     val_size = VAL_FRACTION / (1 - TEST_FRACTION)
@@ -49,6 +50,8 @@ def load_digits_splits(image_size: int = 32, in_chans: int = 1, augment: str = "
     wants three channels gets the gray image repeated. ``augment`` is ``"standard"`` or
     ``"none"``.
     """
+    from sklearn.datasets import load_digits
+
     digits = load_digits()
     images = torch.from_numpy(digits.images).float().div_(16.0).unsqueeze(1)  # (N, 1, 8, 8)
     images = F.interpolate(images, size=(image_size, image_size), mode="bilinear", align_corners=False)

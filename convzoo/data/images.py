@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image, UnidentifiedImageError
 
 from convzoo.errors import ConvzooError
@@ -29,12 +29,15 @@ def load_image(
     """
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB" if in_chans == 3 else "L")
+            image = image.convert("RGB" if in_chans == 3 else "L").resize((size, size), Image.BILINEAR)
     except FileNotFoundError:
         raise ConvzooError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, OSError) as error:
         raise ConvzooError(f"cannot read image {path}: {error}") from None
-    tensor = TF.to_tensor(TF.resize(image, [size, size], antialias=True))  # (1 or 3, size, size)
+    pixels = torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)  # (size, size[, 3])
+    tensor = pixels.permute(2, 0, 1) if pixels.dim() == 3 else pixels.unsqueeze(0)  # (1 or 3, size, size)
     if tensor.shape[0] != in_chans:
         tensor = tensor.repeat(in_chans, 1, 1)
-    return TF.normalize(tensor, list(mean), list(std))
+    mean = torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
+    return (tensor - mean) / std

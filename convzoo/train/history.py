@@ -6,11 +6,6 @@ import csv
 import json
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-
 __all__ = ["History"]
 
 
@@ -38,6 +33,11 @@ class History:
 
     def plot(self, path: Path) -> None:
         """Loss and every other metric against epochs, train and validation side by side."""
+        import matplotlib  # slow to import: only when a plot is drawn
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
         epochs = [row["epoch"] for row in self.rows]
         metrics = sorted({key.split("_", 1)[1] for key in self.rows[0] if key.startswith(("train_", "val_"))})
         metrics.sort(key=lambda name: name != "loss")
