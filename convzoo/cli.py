@@ -20,7 +20,8 @@ from convzoo.errors import ConvzooError
 from convzoo.registry import create_model, get_entry, list_models, model_card
 from convzoo.tasks.classification import ClassificationTask, top_k
 from convzoo.train.checkpoint import load_checkpoint
-from convzoo.train.classifier import TrainConfig, train_classifier
+from convzoo.train.classifier import train_classifier
+from convzoo.train.config import RECIPES, TrainConfig, resolve_config
 from convzoo.train.engine import evaluate
 from convzoo.train.progress import ProgressReporter
 
@@ -85,35 +86,37 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    get_entry(args.model)  # an unknown name fails before anything is written
-    config = TrainConfig(
-        model=args.model,
-        dataset=args.dataset,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        augment=args.augment,
-        image_size=args.image_size,
-        out=args.out,
-        device=args.device,
-    )
-    progress = ProgressReporter(sys.stdout, config.epochs)
-    result = train_classifier(config, progress)
-    print(f"test accuracy {result.test_metrics['accuracy']:.2%}  (loss {result.test_metrics['loss']:.4f})")
+    if args.resume is None and args.model is None:
+        raise ConvzooError("give a MODEL to train, or --resume DIR to continue a run")
+    progress = ProgressReporter(sys.stdout, 0)
+    if args.resume is not None:
+        result = train_classifier(progress=progress, resume=args.resume)
+        out = Path(args.resume)
+    else:
+        get_entry(args.model)  # an unknown name fails before anything is written
+        overrides = {name: getattr(args, name) for name in TRAIN_FLAGS}
+        config = resolve_config(args.recipe, model=args.model, **overrides)
+        result = train_classifier(config, progress)
+        out = Path(config.out)
+    test = result.test_metrics
+    top5 = f", top-5 {test['top5']:.2%}" if "top5" in test else ""
+    print(f"test accuracy {test['accuracy']:.2%}{top5}  (loss {test['loss']:.4f})")
     print(f"checkpoint    {result.checkpoint}")
-    print(f"logs          {Path(args.out) / 'metrics.csv'}, {Path(args.out) / 'curves.png'}")
+    print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'confusion.png'}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
     dataset = args.dataset or meta.dataset
     in_chans, image_size, _ = meta.input_size
-    splits = load_dataset(dataset, image_size=image_size, in_chans=in_chans)
-    loader = torch.utils.data.DataLoader(getattr(splits, args.split), batch_size=args.batch_size)
-    metrics = evaluate(model, loader, ClassificationTask(), torch.device("cpu"))
-    print(f"{meta.model} on {dataset} ({args.split}, {len(loader.dataset)} images): "
-          f"accuracy {metrics['accuracy']:.2%}  loss {metrics['loss']:.4f}")
+    splits = load_dataset(
+        dataset, image_size=image_size, in_chans=in_chans, data_dir=args.data_dir, download=args.download
+    )
+    data = getattr(splits, args.split)
+    metrics, _ = evaluate(model, data, ClassificationTask(len(meta.class_names)), batch_size=args.batch_size)
+    top5 = f"  top-5 {metrics['top5']:.2%}" if "top5" in metrics else ""
+    print(f"{meta.model} on {dataset} ({args.split}, {len(data)} images): "
+          f"accuracy {metrics['accuracy']:.2%}{top5}  loss {metrics['loss']:.4f}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -127,6 +130,65 @@ def cmd_predict(args: argparse.Namespace) -> None:
     for path, predictions in zip(args.images, top_k(logits, meta.class_names, args.top_k)):
         ranked = "  ".join(f"{name} {probability:.1%}" for name, probability in predictions)
         print(f"{path}: {ranked}")
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
+    """A training flag whose default is ``None``, so recipes and defaults fill what is not given."""
+    parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
+
+
+def _add_train_arguments(train: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    train.add_argument("model", nargs="?", help="registered model name (not needed with --resume)")
+    train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
+    train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
+    data = train.add_argument_group("data")
+    _flag(data, "dataset", choices=sorted(DATASETS), help=f"default: {defaults.dataset}")
+    _flag(data, "data_dir", help="folder holding the dataset's standard files")
+    _flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
+    _flag(data, "image_size", type=_positive_int, help="input side (default: the dataset's, else the model's)")
+    _flag(data, "augment", choices=AUGMENTATIONS, help="the dataset's standard augmentation or none")
+    _flag(data, "workers", type=int, help="data-loading processes for datasets read from files")
+    optim = train.add_argument_group("optimisation")
+    _flag(optim, "epochs", type=_positive_int, help=f"default: {defaults.epochs}")
+    _flag(optim, "batch_size", type=_positive_int, help=f"global batch (default: {defaults.batch_size})")
+    _flag(optim, "optimizer", choices=("sgd", "adam", "adamw"), help=f"default: {defaults.optimizer}")
+    _flag(optim, "lr", type=float, help=f"default: {defaults.lr}")
+    _flag(optim, "momentum", type=float)
+    _flag(optim, "nesterov", action="store_const", const=True)
+    _flag(optim, "weight_decay", type=float)
+    _flag(optim, "schedule", choices=("cosine", "step", "multistep", "constant"), help=f"default: {defaults.schedule}")
+    _flag(optim, "step_size", type=_positive_int, help="epochs between decays (step schedule)")
+    _flag(optim, "milestones", type=_positive_int, nargs="+", help="epochs of the decays (multistep schedule)")
+    _flag(optim, "gamma", type=float, help="decay factor of step and multistep")
+    _flag(optim, "warmup_epochs", type=float, help="linear warmup length, in epochs (fractions allowed)")
+    _flag(optim, "label_smoothing", type=float)
+    _flag(optim, "clip_grad", type=float, help="clip the gradient norm to this value")
+    _flag(optim, "accum_steps", type=_positive_int, help="batches accumulated per optimiser step")
+    speed = train.add_argument_group("precision and speed")
+    _flag(speed, "amp", action="store_const", const=True, help="mixed precision: bf16 on CPU, fp16 on CUDA")
+    _flag(speed, "amp_dtype", choices=("bfloat16", "float16"))
+    _flag(speed, "channels_last", action="store_const", const=True)
+    _flag(speed, "compile", action="store_const", const=True, help="torch.compile the model")
+    _flag(speed, "device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    _flag(speed, "sync_bn", action="store_const", const=True, help="synchronise batch norm across processes")
+    transfer = train.add_argument_group("transfer learning")
+    _flag(transfer, "pretrained", help="checkpoint to start from (torchvision, timm or convzoo)")
+    _flag(transfer, "freeze", help="none, features or stages:N")
+    _flag(transfer, "head_only", action="store_const", const=True, help="train only the classifier layer")
+    run = train.add_argument_group("run")
+    _flag(run, "seed", type=int, help=f"default: {defaults.seed}")
+    _flag(run, "deterministic", action="store_const", const=True, help="deterministic kernels (GPU)")
+    _flag(run, "out", help=f"output folder (default: {defaults.out})")
+    _flag(run, "checkpoint_every", type=_positive_int, help="also checkpoint every N optimiser steps")
+
+
+TRAIN_FLAGS = (
+    "dataset", "data_dir", "download", "image_size", "augment", "workers", "epochs", "batch_size", "optimizer",
+    "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma", "warmup_epochs",
+    "label_smoothing", "clip_grad", "accum_steps", "amp", "amp_dtype", "channels_last", "compile", "device",
+    "sync_bn", "pretrained", "freeze", "head_only", "seed", "deterministic", "out", "checkpoint_every",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -145,23 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the card as JSON")
     info.set_defaults(run=cmd_info)
 
-    train = commands.add_parser("train", help="train an image classifier")
-    train.add_argument("model")
-    train.add_argument("--dataset", default="digits", choices=sorted(DATASETS))
-    train.add_argument("--epochs", type=_positive_int, default=TrainConfig.epochs)
-    train.add_argument("--batch-size", type=_positive_int, default=TrainConfig.batch_size)
-    train.add_argument("--lr", type=float, default=TrainConfig.lr)
-    train.add_argument("--seed", type=int, default=TrainConfig.seed)
-    train.add_argument("--augment", choices=AUGMENTATIONS, default=TrainConfig.augment,
-                       help="training augmentation: the dataset's standard recipe or none")
-    train.add_argument("--image-size", type=_positive_int, help="input side (default: the model's)")
-    train.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder")
-    train.add_argument("--device", default="cpu")
+    train = commands.add_parser("train", help="train an image classifier (also under torchrun)")
+    _add_train_arguments(train)
     train.set_defaults(run=cmd_train)
 
     evaluation = commands.add_parser("eval", help="score a checkpoint on a dataset split")
     evaluation.add_argument("checkpoint", type=Path)
     evaluation.add_argument("--dataset", choices=sorted(DATASETS), help="default: the one it was trained on")
+    evaluation.add_argument("--data-dir", help="folder holding the dataset's standard files")
+    evaluation.add_argument("--download", action="store_true", help="fetch the dataset where the machine is online")
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")
     evaluation.add_argument("--batch-size", type=_positive_int, default=256)
     evaluation.set_defaults(run=cmd_eval)

@@ -5,7 +5,9 @@ Files are read without running code: ``.safetensors`` through safetensors, ``.pt
 anything but tensors and plain containers. Foreign key layouts are mapped by the model
 class itself: a family whose keys differ from torchvision's or timm's defines
 ``remap_state_dict(state_dict)``, and :func:`load_weights` calls it when the keys do not
-already fit.
+already fit. :func:`normalise_state_dict` and :func:`check_state_dict` are the two steps
+of :func:`load_weights`, for loaders that need to change the state dict in between (such
+as :func:`convzoo.train.transfer.load_pretrained`, which skips a resized head).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from torch import nn
 
 from convzoo.errors import CheckpointError, WeightMismatchError
 
-__all__ = ["read_state_dict", "load_weights"]
+__all__ = ["read_state_dict", "normalise_state_dict", "check_state_dict", "load_weights"]
 
 # Keys under which training scripts (timm's, torchvision's references, Lightning) nest the weights.
 _NESTED_KEYS = ("state_dict", "model", "model_state_dict")
@@ -98,6 +100,42 @@ def _mismatch_report(model: nn.Module, state_dict: Mapping[str, torch.Tensor], s
     return "; ".join(problems) or None
 
 
+def normalise_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Bring a state dict to ``model``'s key layout, as far as the keys say how.
+
+    Strips the prefixes of DataParallel and ``torch.compile`` and, when the keys still
+    differ from the model's, applies the model's ``remap_state_dict`` (torchvision or timm
+    layouts). Shapes are not checked.
+    """
+    state_dict = _strip_wrappers(state_dict)
+    remap = getattr(model, "remap_state_dict", None)
+    if remap is not None and set(state_dict) != set(model.state_dict()):
+        state_dict = remap(state_dict)
+    return state_dict
+
+
+def check_state_dict(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    strict: bool = True,
+    source: str | os.PathLike | None = None,
+) -> None:
+    """Raise :class:`WeightMismatchError` unless ``state_dict`` fits ``model``.
+
+    Args:
+        model: the model to fill.
+        state_dict: the (normalised) state dict.
+        strict: when true, every key of the model must be given and no other; shapes
+            must always agree.
+        source: the file the weights came from, named in the message.
+    """
+    report = _mismatch_report(model, state_dict, strict)
+    if report is not None:
+        name = f" from {source}" if source is not None else ""
+        raise WeightMismatchError(f"weights{name} do not fit {type(model).__name__}: {report}")
+
+
 def load_weights(
     model: nn.Module,
     source: str | os.PathLike | Mapping[str, torch.Tensor],
@@ -116,14 +154,9 @@ def load_weights(
         WeightMismatchError: naming the missing and unexpected keys and shape differences.
         CheckpointError: when the file is missing, corrupt or unsafe.
     """
-    state_dict = source if isinstance(source, Mapping) else read_state_dict(source)
-    state_dict = _strip_wrappers(state_dict)
-    remap = getattr(model, "remap_state_dict", None)
-    if remap is not None and set(state_dict) != set(model.state_dict()):
-        state_dict = remap(state_dict)
-    report = _mismatch_report(model, state_dict, strict)
-    if report is not None:
-        name = f" from {source}" if not isinstance(source, Mapping) else ""
-        raise WeightMismatchError(f"weights{name} do not fit {type(model).__name__}: {report}")
+    from_file = not isinstance(source, Mapping)
+    state_dict = read_state_dict(source) if from_file else source
+    state_dict = normalise_state_dict(model, state_dict)
+    check_state_dict(model, state_dict, strict=strict, source=source if from_file else None)
     model.load_state_dict(state_dict, strict=strict)
     return model

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import pickle
+from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from convzoo.registry import count_parameters
 
-__all__ = ["count_parameters", "empty_model", "randomise_norms", "state_shapes"]
+__all__ = [
+    "CIFAR10_NAMES", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
+    "write_cifar10", "write_pickle",
+]
 
 
 def state_shapes(model: nn.Module) -> dict[str, torch.Size]:
@@ -31,3 +37,47 @@ def empty_model(builder: Callable[..., nn.Module], **kwargs) -> nn.Module:
     with torch.device("meta"):
         model = builder(**kwargs)
     return model.to_empty(device="cpu").eval()
+
+
+CIFAR10_NAMES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def make_batch(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    return rng.integers(0, 256, size=(len(labels), 3072), dtype=np.uint8)  # rows: R, G, B planes of 32x32
+
+
+def write_pickle(path: Path, content: dict, protocol: int = pickle.DEFAULT_PROTOCOL) -> None:
+    with open(path, "wb") as file:
+        pickle.dump(content, file, protocol=protocol)
+
+
+def write_cifar10(root: Path, protocol: int = pickle.DEFAULT_PROTOCOL) -> dict[str, np.ndarray]:
+    """``cifar-10-batches-py`` with 5 batches of 20 (2 per class) and a test batch of 20.
+
+    The dicts have the real files' keys as Python 3 reads them with ``encoding="bytes"``.
+    """
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    train_data, train_labels = [], []
+    for i in range(1, 6):
+        labels = rng.permutation(np.repeat(np.arange(10), 2))
+        data = make_batch(labels, rng)
+        write_pickle(folder / f"data_batch_{i}", {
+            b"batch_label": f"training batch {i} of 5".encode(), b"labels": labels.tolist(), b"data": data,
+            b"filenames": [f"img_{i}_{j}.png".encode() for j in range(len(labels))],
+        }, protocol)
+        train_data.append(data)
+        train_labels.append(labels)
+    test_labels = rng.permutation(np.repeat(np.arange(10), 2))
+    test_data = make_batch(test_labels, rng)
+    test_data[0] = 0
+    test_data[0, 0] = 255  # red at row 0, column 0
+    test_data[0, 1024 + 1] = 200  # green at row 0, column 1
+    test_data[0, 2048 + 32] = 100  # blue at row 1, column 0
+    write_pickle(folder / "test_batch", {b"batch_label": b"testing batch 1 of 1", b"labels": test_labels.tolist(),
+                                         b"data": test_data}, protocol)
+    write_pickle(folder / "batches.meta", {b"num_cases_per_batch": 20, b"label_names": [n.encode() for n in CIFAR10_NAMES],
+                                           b"num_vis": 3072}, protocol)
+    return {"train_data": np.concatenate(train_data), "train_labels": np.concatenate(train_labels),
+            "test_data": test_data, "test_labels": test_labels}

@@ -78,6 +78,33 @@ def test_interface(name):
 
 
 @pytest.mark.parametrize("name", MODELS)
+def test_get_classifier_is_the_logit_layer(name):
+    """get_classifier() maps the pre-logit features to the logits; reset_classifier replaces exactly it."""
+    with torch.device("meta"):
+        model = convzoo.create_model(name, num_classes=NUM_CLASSES).eval()
+        classifier = model.get_classifier()
+        calls: list[tuple[torch.Size, torch.Size]] = []
+        handle = classifier.register_forward_hook(lambda _m, args, out: calls.append((args[0].shape, out.shape)))
+        side = small_side(model)
+        logits = model(torch.empty(2, model.in_chans, side, side))
+        handle.remove()
+        assert calls == [((2, model.num_features), (2, NUM_CLASSES))]
+        assert logits.shape == (2, NUM_CLASSES)
+
+        before = dict(model.named_parameters())
+        model.reset_classifier(3)
+        after = dict(model.named_parameters())
+    new_classifier = model.get_classifier()
+    assert new_classifier is not classifier
+    replaced = {n for n, p in after.items() if before.get(n) is not p} | (before.keys() - after.keys())
+
+    def names_of(module, parameters):
+        return {n for n, p in parameters.items() if any(p is q for q in module.parameters())}
+
+    assert replaced == names_of(classifier, before) | names_of(new_classifier, after)
+
+
+@pytest.mark.parametrize("name", MODELS)
 def test_bad_input_is_explained(name):
     with torch.device("meta"):
         model = convzoo.create_model(name, in_chans=3)

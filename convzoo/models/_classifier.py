@@ -2,7 +2,8 @@
 
 It is timm's: ``forward_features`` returns the last feature map, ``forward_head`` turns
 it into logits (or into the pre-logit features with ``pre_logits=True``),
-``reset_classifier`` swaps the last layer, ``num_features`` is the width of the
+``get_classifier`` returns the last layer (the one producing the logits) and
+``reset_classifier`` swaps it for a new one, ``num_features`` is the width of the
 pre-logit features and ``feature_info`` lists each stage as
 ``dict(num_chs=..., reduction=..., module=...)``, where ``module`` is the name of the
 submodule whose output is that stage's feature map.
@@ -57,8 +58,8 @@ class ImageClassifier(nn.Module):
     Subclasses build their layers, set ``in_chans``, ``num_classes``, ``num_features``,
     ``feature_info`` and, where the network needs it, ``min_input_size`` (smallest side
     the downsampling can take) or ``fixed_input_size`` (the only side it takes), and
-    implement :meth:`forward_features`, :meth:`forward_head` and
-    :meth:`reset_classifier`.
+    implement :meth:`forward_features`, :meth:`forward_head`, :meth:`get_classifier`
+    and :meth:`reset_classifier`.
     """
 
     in_chans: int
@@ -72,6 +73,15 @@ class ImageClassifier(nn.Module):
         raise NotImplementedError
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        raise NotImplementedError
+
+    def get_classifier(self) -> nn.Module:
+        """The final layer, which maps the pre-logit features to the logits.
+
+        It is the layer :meth:`reset_classifier` replaces (an ``nn.Identity`` when
+        ``num_classes`` is 0); hidden fully connected layers before it belong to the head
+        (:meth:`forward_head`) but not to the classifier.
+        """
         raise NotImplementedError
 
     def reset_classifier(self, num_classes: int) -> None:

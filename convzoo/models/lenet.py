@@ -332,6 +332,9 @@ class LeNet5(ImageClassifier):
         x = self.act6(self.f6(torch.flatten(x, 1)))  # (B, 84)
         return x if pre_logits else self.output(x)
 
+    def get_classifier(self) -> nn.Module:
+        return self.output
+
     def reset_classifier(self, num_classes: int) -> None:
         self.num_classes = num_classes
         self.output = classifier_layer(self.num_features, num_classes)
@@ -405,6 +408,9 @@ class LeNet5Paper(ImageClassifier):
             return x
         # The RBF outputs are penalties (small = likely); negated they rank like logits.
         return -self.output(x)  # (B, num_classes)
+
+    def get_classifier(self) -> nn.Module:
+        return self.output
 
     def reset_classifier(self, num_classes: int) -> None:
         self.num_classes = num_classes

@@ -190,6 +190,9 @@ class ResNet(ImageClassifier):
         x = torch.flatten(self.avgpool(x), 1)  # (B, 2048)
         return x if pre_logits else self.fc(x)  # (B, num_classes)
 
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
     def reset_classifier(self, num_classes: int) -> None:
         self.num_classes = num_classes
         self.fc = classifier_layer(self.num_features, num_classes)

@@ -162,6 +162,9 @@ class VGG(ImageClassifier):
         x = self.classifier[:-1](x)  # (B, 4096)
         return x if pre_logits else self.classifier[-1](x)  # (B, num_classes)
 
+    def get_classifier(self) -> nn.Module:
+        return self.classifier[-1]
+
     def reset_classifier(self, num_classes: int) -> None:
         self.num_classes = num_classes
         self.classifier[-1] = classifier_layer(self.num_features, num_classes)

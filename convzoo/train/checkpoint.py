@@ -24,7 +24,7 @@ from convzoo.errors import CheckpointError
 from convzoo.registry import create_model
 from convzoo.weights import load_weights
 
-__all__ = ["CheckpointMeta", "save_checkpoint", "load_checkpoint", "checkpoint_paths"]
+__all__ = ["CheckpointMeta", "atomic_path", "save_checkpoint", "load_checkpoint", "checkpoint_paths"]
 
 FORMAT_VERSION = 1
 
@@ -45,7 +45,7 @@ class CheckpointMeta:
 
 
 @contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path) -> Iterator[Path]:
     """A temporary path next to ``path`` that is renamed onto it when the block succeeds."""
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(descriptor)
@@ -71,9 +71,9 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
     """Write ``model``'s weights and ``meta`` atomically; returns the weights file."""
     weights_path, meta_path = checkpoint_paths(path)
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
-    with _atomic_path(weights_path) as temporary:
+    with atomic_path(weights_path) as temporary:
         save_file(tensors, str(temporary), metadata={"format": "pt"})
-    with _atomic_path(meta_path) as temporary:
+    with atomic_path(meta_path) as temporary:
         temporary.write_text(json.dumps(asdict(meta), indent=2) + "\n")
     return weights_path
 

@@ -7,6 +7,7 @@ is stored in the checkpoint, so ``--resume`` continues with exactly the same set
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
@@ -63,7 +64,8 @@ class TrainConfig:
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints; 0: epoch ends only
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The settings as JSON-ready values (paths as strings)."""
+        return {key: str(value) if isinstance(value, os.PathLike) else value for key, value in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":

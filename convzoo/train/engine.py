@@ -199,7 +199,10 @@ class Trainer:
         self.val_data = val_data
         batches = self.train_sampler.batches_per_epoch
         self.steps_per_epoch = -(-batches // config.accum_steps)
-        self.optimizer = build_optimizer((p for p in self.module.parameters() if p.requires_grad), config)
+        trainable = [p for p in self.module.parameters() if p.requires_grad]
+        if not trainable:
+            raise ConvzooError("nothing to train: every parameter of the model is frozen")
+        self.optimizer = build_optimizer(trainable, config)
         self.scheduler = build_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler(ctx.device.type, enabled=self.amp_dtype == torch.float16)
