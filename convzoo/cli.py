@@ -123,7 +123,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
     in_chans, image_size, _ = meta.input_size
     images = torch.stack([
-        load_image(path, in_chans=in_chans, size=image_size, mean=meta.mean, std=meta.std) for path in args.images
+        load_image(path, in_chans=in_chans, size=image_size, mean=meta.mean, std=meta.std,
+                   crop_fraction=meta.eval_crop_fraction)
+        for path in args.images
     ])
     with torch.no_grad():
         logits = model(images)

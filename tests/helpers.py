@@ -8,13 +8,14 @@ from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from convzoo.registry import count_parameters
 
 __all__ = [
     "CIFAR10_NAMES", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
-    "write_cifar10", "write_pickle",
+    "write_cifar10", "write_folder", "write_image", "write_pickle", "FOLDER_CLASSES",
 ]
 
 
@@ -81,3 +82,30 @@ def write_cifar10(root: Path, protocol: int = pickle.DEFAULT_PROTOCOL) -> dict[s
                                            b"num_vis": 3072}, protocol)
     return {"train_data": np.concatenate(train_data), "train_labels": np.concatenate(train_labels),
             "test_data": test_data, "test_labels": test_labels}
+
+
+FOLDER_CLASSES = ["bird", "cat", "dog"]
+
+
+def write_image(path: Path, color=None, size=(40, 30), mode="RGB", seed=0) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if color is None:
+        pixels = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+        image = Image.fromarray(pixels).convert(mode)
+    else:
+        image = Image.new(mode, size, color)
+    image.save(path)
+
+
+def write_folder(root: Path, splits=("train", "val"), per_class=None) -> Path:
+    """``root/<split>/<class>/`` with PNG (RGB, gray, RGBA) and JPEG files of several sizes."""
+    per_class = per_class or {"train": 4, "val": 2, "test": 1}
+    for split in splits:
+        for label, name in enumerate(FOLDER_CLASSES):
+            for i in range(per_class[split]):
+                kind = i % 3
+                suffix = ".jpg" if kind == 1 else ".png"
+                mode = ("RGB", "RGB", "L", "RGBA")[kind if i < 3 else 3]
+                write_image(root / split / name / f"{i}{suffix}", size=(40 + 4 * i, 30), mode=mode, seed=label * 10 + i)
+    (root / "train" / "cat" / "notes.txt").write_text("not an image")  # skipped
+    return root

@@ -210,4 +210,5 @@ def load_image_folder(
         std=std,
         augment=None,  # per image, in the training dataset's transform
         native_size=None,
+        eval_crop_fraction=EVAL_CROP_FRACTION,
     )

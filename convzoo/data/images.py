@@ -14,6 +14,20 @@ from convzoo.errors import ConvzooError
 __all__ = ["load_image"]
 
 
+def _resize(image: Image.Image, size: int, crop_fraction: float | None) -> Image.Image:
+    if crop_fraction is None:
+        return image.resize((size, size), Image.BILINEAR)
+    shorter = int(size / crop_fraction)
+    width, height = image.size
+    if width <= height:  # the same arithmetic as torchvision's Resize and CenterCrop
+        width, height = shorter, int(shorter * height / width)
+    else:
+        width, height = int(shorter * width / height), shorter
+    image = image.resize((width, height), Image.BILINEAR)
+    left, top = int(round((width - size) / 2.0)), int(round((height - size) / 2.0))
+    return image.crop((left, top, left + size, top + size))
+
+
 def load_image(
     path: str | os.PathLike,
     *,
@@ -21,15 +35,19 @@ def load_image(
     size: int,
     mean: Sequence[float],
     std: Sequence[float],
+    crop_fraction: float | None = None,
 ) -> torch.Tensor:
     """Read ``path`` as a normalised ``(in_chans, size, size)`` tensor.
 
     One-channel models get the image in grayscale, three-channel models in RGB; other
-    channel counts repeat the grayscale image.
+    channel counts repeat the grayscale image. The image is resized whole to
+    ``size x size``, or, with ``crop_fraction``, its shorter side is resized to
+    ``size / crop_fraction`` and the centre ``size x size`` is cropped, as the
+    evaluation of image folders does.
     """
     try:
         with Image.open(path) as image:
-            image = image.convert("RGB" if in_chans == 3 else "L").resize((size, size), Image.BILINEAR)
+            image = _resize(image.convert("RGB" if in_chans == 3 else "L"), size, crop_fraction)
     except FileNotFoundError:
         raise ConvzooError(f"image {path} does not exist") from None
     except (UnidentifiedImageError, OSError) as error:

@@ -54,6 +54,9 @@ class ImageSplits:
         native_size: the side of the dataset's own images (28 for MNIST, 32 for CIFAR),
             or ``None`` where there is no single one (image folders) or it is no use
             (the 8x8 digits).
+        eval_crop_fraction: where evaluation resizes the shorter side to
+            ``size / eval_crop_fraction`` and crops the centre (image folders, 0.875);
+            ``None`` where images are resized whole.
     """
 
     name: str
@@ -65,6 +68,7 @@ class ImageSplits:
     std: list[float]
     augment: Callable[[torch.Tensor], torch.Tensor] | None = None
     native_size: int | None = None
+    eval_crop_fraction: float | None = None
 
 
 def check_in_chans(in_chans: int, name: str) -> None:

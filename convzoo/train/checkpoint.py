@@ -41,6 +41,7 @@ class CheckpointMeta:
     std: list[float]
     input_size: list[int]
     metrics: dict[str, float] = field(default_factory=dict)
+    eval_crop_fraction: float | None = None  # see ImageSplits: how evaluation resized the images
     format_version: int = FORMAT_VERSION
 
 

@@ -102,6 +102,7 @@ def _build(config: TrainConfig, ctx: DistContext) -> tuple[Trainer, CheckpointMe
     meta = CheckpointMeta(
         model=config.model, model_args=model_args, dataset=config.dataset, class_names=splits.class_names,
         mean=splits.mean, std=splits.std, input_size=[in_chans, image_size, image_size],
+        eval_crop_fraction=splits.eval_crop_fraction,
     )
     return trainer, meta, task, splits
 

@@ -6,7 +6,6 @@ import io
 import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -15,33 +14,10 @@ from torch.utils.data import DataLoader
 from convzoo.data import load_dataset
 from convzoo.data.folder import IMAGENET_MEAN, IMAGENET_STD
 from convzoo.errors import ConvzooError
+from helpers import FOLDER_CLASSES as CLASSES
+from helpers import write_folder, write_image
 
-CLASSES = ["bird", "cat", "dog"]
 RED = (255, 0, 0)
-
-
-def write_image(path: Path, color=None, size=(40, 30), mode="RGB", seed=0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if color is None:
-        pixels = np.random.default_rng(seed).integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
-        image = Image.fromarray(pixels).convert(mode)
-    else:
-        image = Image.new(mode, size, color)
-    image.save(path)
-
-
-def write_folder(root: Path, splits=("train", "val"), per_class=None) -> Path:
-    """``root/<split>/<class>/`` with PNG (RGB, gray, RGBA) and JPEG files of several sizes."""
-    per_class = per_class or {"train": 4, "val": 2, "test": 1}
-    for split in splits:
-        for label, name in enumerate(CLASSES):
-            for i in range(per_class[split]):
-                kind = i % 3
-                suffix = ".jpg" if kind == 1 else ".png"
-                mode = ("RGB", "RGB", "L", "RGBA")[kind if i < 3 else 3]
-                write_image(root / split / name / f"{i}{suffix}", size=(40 + 4 * i, 30), mode=mode, seed=label * 10 + i)
-    (root / "train" / "cat" / "notes.txt").write_text("not an image")  # skipped
-    return root
 
 
 @pytest.fixture
@@ -150,3 +126,16 @@ def test_class_mismatch_and_layout_errors(tmp_path):
         load_dataset("folder", image_size=16, in_chans=3, data_dir=root)
     with pytest.raises(ConvzooError, match="in_chans=2"):
         load_dataset("folder", image_size=16, in_chans=2, data_dir=root)
+
+
+@pytest.mark.parametrize("size", [(40, 30), (30, 52)])
+def test_predict_preprocessing_equals_the_folder_evaluation(tmp_path, size):
+    from convzoo.data.folder import EVAL_CROP_FRACTION, folder_transform, read_image_file
+    from convzoo.data.images import load_image
+
+    path = tmp_path / "image.png"
+    write_image(path, size=size, seed=3)
+    mean, std = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+    expected = folder_transform(24, train=False, mean=mean, std=std)(read_image_file(path, "RGB"))
+    actual = load_image(path, in_chans=3, size=24, mean=mean, std=std, crop_fraction=EVAL_CROP_FRACTION)
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-6)

@@ -6,7 +6,6 @@ import pytest
 import timm
 import torch
 import torchvision
-from torch import nn
 
 from convzoo.errors import InputShapeError
 from convzoo.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn

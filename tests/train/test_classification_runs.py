@@ -9,7 +9,7 @@ import torchvision
 from safetensors.torch import load_file
 
 from convzoo.cli import main
-from helpers import write_cifar10
+from helpers import write_cifar10, write_folder
 
 
 def test_resnet18_cifar10_with_the_mobilenet_recipe(tmp_path, capsys):
@@ -45,3 +45,15 @@ def test_head_only_fine_tuning_from_torchvision_weights(tmp_path, capsys):
 def test_freezing_everything_is_refused(tmp_path, capsys):
     code = main(["train", "lenet5_1998", "--head-only", "--epochs", "1", "--out", str(tmp_path)])
     assert code == 2 and "every parameter of the model is frozen" in capsys.readouterr().err
+
+
+def test_image_folder_run_with_workers_then_predict(tmp_path, capsys):
+    root = write_folder(tmp_path / "images", splits=("train", "val"))
+    out = tmp_path / "run"
+    code = main(["train", "lenet5", "--dataset", "folder", "--data-dir", str(root), "--workers", "2",
+                 "--epochs", "2", "--batch-size", "4", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads((out / "model.json").read_text())["eval_crop_fraction"] == 0.875
+    image = next((root / "val" / "cat").glob("*.png"))
+    assert main(["predict", str(out), str(image), "--top-k", "2"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith(str(image))
