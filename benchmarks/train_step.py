@@ -2,7 +2,7 @@
 
 For each architecture both models get the same weights and the same batch; one training
 step is forward, cross-entropy, backward and an SGD step. Variants are timed in turns
-(round-robin) so that drifts of the machine hit them all alike, and the median of the
+(in rounds, in a random order) so that drifts of the machine hit them all alike, and the median of the
 timed steps is reported as images per second and as a ratio to torchvision in eager
 mode.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
+import random
 import statistics
 import time
 from typing import Callable
@@ -39,18 +40,28 @@ def make_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> C
 
 def variants(name: str, batch: int, size: int, with_compile: bool) -> dict[str, Callable[[], None]]:
     torch.manual_seed(0)
-    reference = getattr(torchvision.models, name)().train()
+    source = getattr(torchvision.models, name)().state_dict()
+    # Both sides get their weights the same way, by loading: a model whose weights were
+    # initialised in place trained ~10% slower here than the same model loaded from a
+    # state dict (VGG-11, torchvision against torchvision), a memory-placement effect.
+    reference = getattr(torchvision.models, name)()
+    reference.load_state_dict(source)
+    reference.train()
     images = torch.randn(batch, 3, size, size)
     labels = torch.randint(0, 1000, (batch,))
     last = images.contiguous(memory_format=torch.channels_last)
 
     def ours(memory_format=torch.contiguous_format) -> nn.Module:
         model = convzoo.create_model(name)
-        convzoo.load_weights(model, reference.state_dict())
+        convzoo.load_weights(model, source)
         return model.train().to(memory_format=memory_format)
 
+    twin = getattr(torchvision.models, name)()
+    twin.load_state_dict(source)
     steps = {
         "torchvision eager": make_step(reference, images, labels),
+        # The same code again: how far apart two identical models measure (the noise floor).
+        "torchvision eager, second copy": make_step(twin.train(), images, labels),
         "convzoo eager": make_step(ours(), images, labels),
         "convzoo channels_last": make_step(ours(torch.channels_last), last, labels),
     }
@@ -62,15 +73,17 @@ def variants(name: str, batch: int, size: int, with_compile: bool) -> dict[str, 
 
 
 def measure(steps: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Median seconds per step of each variant, timed round-robin after two warm-up steps each."""
+    """Median seconds per step of each variant, timed in rounds (in a new random order each
+    round, so that no variant always follows the same one) after two warm-up steps each."""
     for step in steps.values():
         step()
         step()
     times: dict[str, list[float]] = {name: [] for name in steps}
+    order = random.Random(0)
     for _ in range(repeats):
-        for name, step in steps.items():
+        for name in order.sample(list(steps), len(steps)):
             start = time.perf_counter()
-            step()
+            steps[name]()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in times.items()}
 

@@ -144,7 +144,8 @@ class BasicBlock(nn.Module):
         out = self.act1(self.bn1(self.conv1(x)))  # (B, width, H', W')
         out = self.bn2(self.conv2(out))  # (B, out_channels, H', W')
         out = self.se(out)
-        return self.act2(out + shortcut)  # Eq. (1) / (2)
+        out += shortcut  # Eq. (1) / (2); in place, saving an allocation the size of the block's output
+        return self.act2(out)
 
 
 class Bottleneck(nn.Module):
@@ -213,4 +214,5 @@ class Bottleneck(nn.Module):
         out = self.act2(self.bn2(self.conv2(out)))  # (B, width, H', W')
         out = self.bn3(self.conv3(out))  # (B, out_channels, H', W')
         out = self.se(out)
-        return self.act3(out + shortcut)  # Eq. (1) / (2)
+        out += shortcut  # Eq. (1) / (2); in place, saving an allocation the size of the block's output
+        return self.act3(out)
