@@ -183,6 +183,8 @@ class Trainer:
         self.train_mode = train_mode or (lambda module, training: module.train(training))
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         if config.sync_bn and ctx.distributed:
+            if ctx.device.type != "cuda":
+                raise ConvzooError("--sync-bn needs GPUs: PyTorch's SyncBatchNorm runs only on CUDA devices")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.module = model.to(ctx.device, memory_format=self.memory_format)
         wrapped = DistributedDataParallel(self.module) if ctx.distributed else self.module

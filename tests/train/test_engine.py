@@ -7,6 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from convzoo.errors import ConvzooError
 from convzoo.tasks.classification import ClassificationTask
 from convzoo.train.config import TrainConfig
 from convzoo.train.distributed import DistContext
@@ -158,3 +159,10 @@ def test_resume_mid_epoch_ends_bit_for_bit_where_an_uninterrupted_run_ends():
     for a, b in zip(weights(full.module), weights(second.module)):
         assert torch.equal(a, b)
     assert second.rows == full.rows
+
+
+def test_sync_bn_on_cpu_processes_is_refused_clearly():
+    config = TrainConfig(sync_bn=True)
+    with pytest.raises(ConvzooError, match="--sync-bn needs GPUs"):
+        Trainer(small_net(True), ClassificationTask(5), train_data=data(), val_data=data(8), config=config,
+                ctx=DistContext(rank=0, world_size=2))
