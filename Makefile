@@ -10,6 +10,7 @@ run: $(STAMP)
 	$(BIN)/convzoo train lenet5 --dataset digits --out runs/lenet5-digits
 
 test: $(STAMP)
+	$(BIN)/ruff check convzoo tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 install: $(STAMP)
