@@ -13,11 +13,11 @@ from typing import NoReturn, Sequence
 
 import torch
 
-from convzoo.analysis import stage_shapes
+from convzoo.analysis.shapes import stage_shapes
 from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
 from convzoo.errors import ConvzooError
-from convzoo.registry import create_model, get_entry, list_models, model_card
+from convzoo.registry import get_entry, list_models, meta_model, model_card
 from convzoo.tasks.classification import ClassificationTask, top_k
 from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.classifier import train_classifier
@@ -63,18 +63,20 @@ def cmd_list(args: argparse.Namespace) -> None:
 
 
 def cmd_info(args: argparse.Namespace) -> None:
+    from convzoo.analysis.profile import format_profile, profile
+
     card = model_card(args.model)
     input_size = args.input or tuple(card["input_size"])
-    with torch.device("meta"):
-        model = create_model(args.model, in_chans=input_size[0])
+    model = meta_model(args.model, in_chans=input_size[0])
     shapes = stage_shapes(model, input_size)
+    complexity = profile(model, input_size)
     if args.json:
-        print(json.dumps({**card, "stages": {name: list(shape) for name, shape in shapes}}, indent=2))
+        stages = {name: list(shape) for name, shape in shapes}
+        print(json.dumps({**card, "stages": stages, "profile": complexity.to_dict()}, indent=2))
         return
     paper = card["paper"]
     print(f"{card['name']}  ({card['family']}, {card['task']})")
     print(f"paper       {paper['title']} ({paper['authors']}, {paper['venue']} {paper['year']}) {paper['url']}")
-    print(f"params      {card['params']:,}")
     print(f"input       {'x'.join(map(str, card['input_size']))} (default), {card['num_classes']} classes")
     print(f"torchvision {card['torchvision_name'] or '-'}")
     print(f"timm        {card['timm_name'] or '-'}")
@@ -83,6 +85,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"shapes for input 1x{'x'.join(map(str, input_size))}:")
     for name, shape in shapes:
         print(f"  {name:<20} {'x'.join(map(str, shape))}")
+    print(format_profile(complexity, layers=args.layers))
 
 
 def cmd_train(args: argparse.Namespace) -> None:
@@ -132,6 +135,64 @@ def cmd_predict(args: argparse.Namespace) -> None:
     for path, predictions in zip(args.images, top_k(logits, meta.class_names, args.top_k)):
         ranked = "  ".join(f"{name} {probability:.1%}" for name, probability in predictions)
         print(f"{path}: {ranked}")
+
+
+def cmd_rf(args: argparse.Namespace) -> None:
+    from convzoo.analysis.receptive_field import format_receptive_field, receptive_field
+
+    input_size = args.input or tuple(model_card(args.model)["input_size"])
+    model = meta_model(args.model, in_chans=input_size[0])
+    result = receptive_field(model, input_size)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_receptive_field(result))
+
+
+def cmd_erf(args: argparse.Namespace) -> None:
+    from convzoo.analysis.erf import effective_receptive_field, plot_erf
+    from convzoo.analysis.receptive_field import receptive_field
+    from convzoo.registry import create_model
+
+    if args.checkpoint is not None:
+        model, meta = load_checkpoint(args.checkpoint)
+        name, input_size = meta.model, tuple(args.input or meta.input_size)
+    elif args.model is not None:
+        name = args.model
+        input_size = args.input or tuple(model_card(name)["input_size"])
+        torch.manual_seed(args.seed)
+        model = create_model(name, in_chans=input_size[0])
+    else:
+        raise ConvzooError("give a MODEL (random weights) or --checkpoint C (trained weights)")
+    inputs = None
+    if args.dataset is not None:
+        splits = load_dataset(args.dataset, image_size=input_size[1], in_chans=input_size[0], data_dir=args.data_dir)
+        inputs = torch.stack([splits.test[i][0] for i in range(min(args.samples, len(splits.test)))])
+    rf = receptive_field(meta_model(name, in_chans=input_size[0]), input_size)
+    final = rf.stages[args.stage] if args.stage is not None else rf.stages[-1]
+    result = effective_receptive_field(
+        model, input_size, inputs=inputs, samples=args.samples, stage=args.stage, seed=args.seed,
+        theoretical_size=final.size if isinstance(final.size, int) else None,
+    )
+    plot_erf(result, Path(args.out), log=args.log)
+    summary = result.summary()
+    ratio = f" = {summary['ratio_95']:.2f} of RF/2 ({summary['theoretical_size']})" if summary["ratio_95"] else ""
+    print(f"{name}: ERF radius {summary['radius_50']:.1f} px (50%), {summary['radius_95']:.1f} px (95%){ratio}")
+    print(f"heatmap       {args.out}")
+
+
+def cmd_arith(args: argparse.Namespace) -> None:
+    from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed
+
+    if args.transposed:
+        print(explain_transposed(args.size, args.kernel, args.stride, args.padding, args.output_padding, args.dilation))
+    else:
+        print(explain_conv(args.size, args.kernel, args.stride, args.padding, args.dilation, args.ceil_mode))
+    if args.same:
+        print(explain_same_padding(args.kernel, args.stride, args.dilation, args.size))
+
+
+def cmd_explain(args: argparse.Namespace) -> None:
+    from convzoo.analysis.design import explain_topic
+
+    print(explain_topic(args.topic))
 
 
 def _flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
@@ -203,10 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--family")
     listing.set_defaults(run=cmd_list)
 
-    info = commands.add_parser("info", help="model card, parameters and stage shapes")
+    info = commands.add_parser("info", help="model card, stage shapes, parameters, MACs and memory")
     info.add_argument("model")
     info.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
-    info.add_argument("--json", action="store_true", help="print the card as JSON")
+    info.add_argument("--layers", action="store_true", help="one row per layer: shape, params, MACs, memory")
+    info.add_argument("--json", action="store_true", help="print the card and the profile as JSON")
     info.set_defaults(run=cmd_info)
 
     train = commands.add_parser("train", help="train an image classifier (also under torchrun)")
@@ -221,6 +283,41 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")
     evaluation.add_argument("--batch-size", type=_positive_int, default=256)
     evaluation.set_defaults(run=cmd_eval)
+
+    rf = commands.add_parser("rf", help="theoretical receptive field, stride and offset of every stage")
+    rf.add_argument("model")
+    rf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    rf.add_argument("--json", action="store_true")
+    rf.set_defaults(run=cmd_rf)
+
+    erf = commands.add_parser("erf", help="effective receptive field (Luo et al. 2016): heatmap and radii")
+    erf.add_argument("model", nargs="?", help="registered model, random weights (or use --checkpoint)")
+    erf.add_argument("--checkpoint", type=Path, help="a checkpoint written by convzoo train")
+    erf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    erf.add_argument("--dataset", choices=sorted(DATASETS), help="average over test images instead of noise")
+    erf.add_argument("--data-dir", help="folder holding the dataset's standard files")
+    erf.add_argument("--samples", type=_positive_int, default=16)
+    erf.add_argument("--stage", type=int, help="feature_info stage index (default: the last feature map)")
+    erf.add_argument("--seed", type=int, default=0)
+    erf.add_argument("--log", action="store_true", help="log-scale heatmap")
+    erf.add_argument("--out", default="erf.png", help="heatmap PNG")
+    erf.set_defaults(run=cmd_erf)
+
+    arith = commands.add_parser("arith", help="output size of a conv, pool or transposed conv, formula filled in")
+    arith.add_argument("--in", dest="size", type=_positive_int, required=True, help="input size along one axis")
+    arith.add_argument("--kernel", type=_positive_int, required=True)
+    arith.add_argument("--stride", type=_positive_int, default=1)
+    arith.add_argument("--padding", type=int, default=0)
+    arith.add_argument("--dilation", type=_positive_int, default=1)
+    arith.add_argument("--transposed", action="store_true", help="a transposed conv")
+    arith.add_argument("--output-padding", type=int, default=0, help="transposed convs only")
+    arith.add_argument("--ceil-mode", action="store_true", help="pooling's ceil mode")
+    arith.add_argument("--same", action="store_true", help="also show TensorFlow-style 'same' padding")
+    arith.set_defaults(run=cmd_arith)
+
+    explain = commands.add_parser("explain", help="a design comparison of the course, with computed numbers")
+    explain.add_argument("topic", help="bottleneck, stacked-3x3, depthwise-separable, grouped, spatially-separable")
+    explain.set_defaults(run=cmd_explain)
 
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from convzoo.errors import UnknownModelError
 
@@ -29,6 +30,7 @@ __all__ = [
     "list_models",
     "model_card",
     "count_parameters",
+    "meta_model",
 ]
 
 
@@ -170,6 +172,34 @@ def create_model(
     return model
 
 
+# In-place ops that only set values, which a meta tensor does not have.
+_VALUE_ONLY_OPS = frozenset({
+    "normal_", "uniform_", "zero_", "fill_", "erfinv_", "mul_", "add_", "sub_", "div_", "clamp_", "copy_",
+    "exponential_", "bernoulli_", "random_", "log_normal_", "cauchy_", "geometric_", "abs_", "sqrt_",
+})
+
+
+class _SkipValuesOnMeta(TorchFunctionMode):
+    """Skips weight initialisation on meta tensors.
+
+    On the meta device initialisation computes nothing, yet PyTorch's meta kernels for the
+    random ops import torch._dynamo on first use, which costs seconds; skipping them keeps
+    ``model_card`` and ``convzoo info`` fast.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "")
+        if name in _VALUE_ONLY_OPS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            return args[0]
+        return func(*args, **(kwargs or {}))
+
+
+def meta_model(name: str, **kwargs: Any) -> nn.Module:
+    """``create_model(name, **kwargs)`` on the meta device: shapes without memory or initialisation."""
+    with torch.device("meta"), _SkipValuesOnMeta():
+        return create_model(name, **kwargs)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (learnable or frozen; buffers excluded)."""
     return sum(p.numel() for p in model.parameters())
@@ -182,8 +212,7 @@ def model_card(name: str) -> dict[str, Any]:
     is spent on weights.
     """
     entry = get_entry(name)
-    with torch.device("meta"):
-        params = count_parameters(entry.builder())
+    params = count_parameters(meta_model(name))
     return {
         "name": entry.name,
         "family": entry.family,

@@ -1,0 +1,60 @@
+"""The analysis commands: info with the profile, rf, erf, arith, explain."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from convzoo.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_info_profiles_the_model(capsys):
+    code, out, _ = run(capsys, "info", "resnet50")
+    assert code == 0
+    assert "4,089,184,256" in out and "FLOPs = 2 x MACs" in out and "25,557,032" in out
+    code, out, _ = run(capsys, "info", "lenet5", "--layers")
+    assert code == 0 and "c3" in out and "240,000" in out
+
+
+def test_info_json_has_the_profile(capsys):
+    code, out, _ = run(capsys, "info", "vgg16", "--json")
+    card = json.loads(out)
+    assert code == 0 and card["profile"]["macs"] == pytest.approx(15.47e9, rel=0.02)
+
+
+def test_rf(capsys):
+    code, out, _ = run(capsys, "rf", "vgg16")
+    assert code == 0 and "212" in out.splitlines()[-2] and "32" in out.splitlines()[-2]
+    code, out, _ = run(capsys, "rf", "alexnet", "--json")
+    assert code == 0 and json.loads(out)
+
+
+def test_erf_writes_a_heatmap(capsys, tmp_path):
+    code, out, _ = run(capsys, "erf", "resnet18", "--input", "3x64x64", "--samples", "2", "--out", str(tmp_path / "e.png"))
+    assert code == 0 and "ERF radius" in out and (tmp_path / "e.png").stat().st_size > 0
+
+
+def test_erf_needs_a_model(capsys):
+    code, _, err = run(capsys, "erf")
+    assert code == 2 and err.startswith("convzoo: error: give a MODEL")
+
+
+def test_arith_and_explain(capsys):
+    code, out, _ = run(capsys, "arith", "--in", "5", "--kernel", "3", "--stride", "2", "--padding", "1")
+    assert code == 0 and out.strip().endswith("= 3")
+    code, out, _ = run(capsys, "arith", "--in", "3", "--kernel", "3", "--stride", "2", "--transposed")
+    assert code == 0 and out.strip().endswith("= 7")
+    code, out, _ = run(capsys, "explain", "bottleneck")
+    assert code == 0 and "589,824" in out and "81,920" in out
+    code, _, err = run(capsys, "explain", "nonsense")
+    assert code == 2 and "the topics are" in err
