@@ -58,3 +58,12 @@ def test_arith_and_explain(capsys):
     assert code == 0 and "589,824" in out and "81,920" in out
     code, _, err = run(capsys, "explain", "nonsense")
     assert code == 2 and "the topics are" in err
+
+
+def test_receptive_field_doc_matches_the_library():
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    table = runpy.run_path(str(root / "docs/scripts/rf_table.py"))["rf_table"]()
+    assert table in (root / "docs/receptive-fields.md").read_text()
