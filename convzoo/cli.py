@@ -178,6 +178,18 @@ def cmd_erf(args: argparse.Namespace) -> None:
     print(f"heatmap       {args.out}")
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from convzoo.analysis.compare import compare, format_comparison, matmul_gflops, plot_comparison
+
+    if args.plot and not args.latency:
+        raise ConvzooError("--plot draws latency against MACs: add --latency")
+    result = compare(args.models, args.input, latency=args.latency, batch_size=args.batch_size, repeats=args.repeats)
+    print(format_comparison(result))
+    if args.plot:
+        plot_comparison(result, args.plot, reference_gflops=matmul_gflops())
+        print(f"plot          {args.plot}")
+
+
 def cmd_arith(args: argparse.Namespace) -> None:
     from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed
 
@@ -302,6 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     erf.add_argument("--log", action="store_true", help="log-scale heatmap")
     erf.add_argument("--out", default="erf.png", help="heatmap PNG")
     erf.set_defaults(run=cmd_erf)
+
+    comparison = commands.add_parser("compare", help="params, MACs, memory, RF and measured CPU latency side by side")
+    comparison.add_argument("models", nargs="+")
+    comparison.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: each model's)")
+    comparison.add_argument("--latency", action="store_true", help="measure CPU latency and throughput")
+    comparison.add_argument("--batch-size", type=_positive_int, default=1)
+    comparison.add_argument("--repeats", type=_positive_int, default=10, help="timed runs per model (median)")
+    comparison.add_argument("--plot", help="scatter of latency against MACs (PNG); needs --latency")
+    comparison.set_defaults(run=cmd_compare)
 
     arith = commands.add_parser("arith", help="output size of a conv, pool or transposed conv, formula filled in")
     arith.add_argument("--in", dest="size", type=_positive_int, required=True, help="input size along one axis")

@@ -67,3 +67,15 @@ def test_receptive_field_doc_matches_the_library():
     root = Path(__file__).resolve().parents[2]
     table = runpy.run_path(str(root / "docs/scripts/rf_table.py"))["rf_table"]()
     assert table in (root / "docs/receptive-fields.md").read_text()
+
+
+def test_compare(capsys, tmp_path):
+    code, out, _ = run(capsys, "compare", "resnet18", "vgg11", "--input", "3x64x64")
+    assert code == 0 and "resnet18" in out and "vgg11" in out and "FLOPs = 2 x MACs" in out
+    code, out, _ = run(capsys, "compare", "lenet5", "alexnet", "--latency", "--repeats", "2",
+                       "--input", "3x64x64", "--plot", str(tmp_path / "c.png"))
+    assert code == 0 and "images/s" in out and (tmp_path / "c.png").stat().st_size > 0
+    code, _, err = run(capsys, "compare", "resnet18", "--plot", "x.png")
+    assert code == 2 and "add --latency" in err
+    code, _, err = run(capsys, "compare", "resnet05")
+    assert code == 2 and "did you mean" in err
