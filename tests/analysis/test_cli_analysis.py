@@ -79,3 +79,12 @@ def test_compare(capsys, tmp_path):
     assert code == 2 and "add --latency" in err
     code, _, err = run(capsys, "compare", "resnet05")
     assert code == 2 and "did you mean" in err
+
+
+def test_erf_of_a_trained_checkpoint_on_dataset_images(capsys, tmp_path):
+    assert main(["train", "lenet5", "--epochs", "1", "--out", str(tmp_path / "run")]) == 0
+    capsys.readouterr()
+    code, out, err = run(capsys, "erf", "--checkpoint", str(tmp_path / "run"), "--dataset", "digits",
+                         "--samples", "4", "--stage", "1", "--out", str(tmp_path / "erf.png"))
+    assert code == 0, err
+    assert out.startswith("lenet5: ERF radius") and "of RF/2 (16)" in out
