@@ -46,7 +46,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from convzoo.analysis.profile import profile
+from convzoo.analysis.profile import profile, tensors_in
 from convzoo.analysis.receptive_field import ReceptiveFieldError, receptive_field
 
 __all__ = [
@@ -147,20 +147,9 @@ class _PointwiseTraffic(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         if self.state["depth"] == 0 and torch.Tag.pointwise in func.tags:
-            tensors = [t for t in _tensors((args, kwargs or {}))] + list(_tensors(out))
+            tensors = [t for t in tensors_in((args, kwargs or {}))] + list(tensors_in(out))
             self.state["elements"] += sum(t.numel() for t in tensors)
         return out
-
-
-def _tensors(obj: Any) -> Iterator[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        yield obj
-    elif isinstance(obj, (list, tuple)):
-        for item in obj:
-            yield from _tensors(item)
-    elif isinstance(obj, dict):
-        for item in obj.values():
-            yield from _tensors(item)
 
 
 def memory_access_bytes(model: nn.Module, input_size: Sequence[int], *, batch_size: int = 1) -> int:
@@ -175,13 +164,13 @@ def memory_access_bytes(model: nn.Module, input_size: Sequence[int], *, batch_si
 
     def pre(_module: nn.Module, inputs: tuple) -> None:
         if state["depth"] == 0:
-            state["elements"] += sum(t.numel() for t in _tensors(inputs))
+            state["elements"] += sum(t.numel() for t in tensors_in(inputs))
         state["depth"] += 1
 
     def post(_module: nn.Module, _inputs: tuple, output: Any) -> None:
         state["depth"] -= 1
         if state["depth"] == 0:
-            state["elements"] += sum(t.numel() for t in _tensors(output))
+            state["elements"] += sum(t.numel() for t in tensors_in(output))
 
     handles = [h for m in leaves for h in (m.register_forward_pre_hook(pre), m.register_forward_hook(post))]
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("meta"))

@@ -42,7 +42,7 @@ import logging
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 from torch import nn
@@ -452,12 +452,12 @@ class _Profiler:
         self.stack.pop()
         if row is None:
             return
-        outs = [t for t in _tensors(output)]
+        outs = [t for t in tensors_in(output)]
         if outs:
             row.output_shape = tuple(outs[0].shape)
         row.activation_bytes = sum(t.numel() * t.element_size() for t in outs)
         formula = _formula(module)
-        inp = next(iter(_tensors(inputs)), None)
+        inp = next(iter(tensors_in(inputs)), None)
         if formula is not None and outs and inp is not None:
             macs_fn, other_fn = formula
             if macs_fn is not None:
@@ -494,7 +494,7 @@ class _Profiler:
                 macs = _first_tensor(out).numel() * _numel(w.shape[1:])
             other = 0
         elif torch.Tag.pointwise in func.tags:
-            macs, other = 0, sum(t.numel() for t in _tensors(out))
+            macs, other = 0, sum(t.numel() for t in tensors_in(out))
         else:
             self.uncounted_ops[str(func.overloadpacket.__name__)] += 1
             return
@@ -508,19 +508,20 @@ class _Profiler:
                     row.output_shape = tuple(t.shape)
 
 
-def _tensors(obj: Any):
+def tensors_in(obj: Any) -> Iterator[torch.Tensor]:
+    """Every tensor in a nest of lists, tuples and dicts (an op's arguments or results)."""
     if isinstance(obj, torch.Tensor):
         yield obj
     elif isinstance(obj, (list, tuple)):
         for item in obj:
-            yield from _tensors(item)
+            yield from tensors_in(item)
     elif isinstance(obj, dict):
         for item in obj.values():
-            yield from _tensors(item)
+            yield from tensors_in(item)
 
 
 def _first_tensor(obj: Any) -> torch.Tensor | None:
-    return next(iter(_tensors(obj)), None)
+    return next(iter(tensors_in(obj)), None)
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> _Profiler:
