@@ -26,7 +26,6 @@ def projection(in_channels: int, out_channels: int, stride: int) -> nn.Sequentia
     return nn.Sequential(conv1x1(in_channels, out_channels, stride), nn.BatchNorm2d(out_channels))
 
 
-
 @pytest.mark.parametrize(
     "block, reference, in_channels, width, stride, groups, base_width, dilation",
     [

@@ -20,7 +20,6 @@ from convzoo.models.lenet import (
 )
 
 
-
 def test_lenet5_parameter_count():
     assert count_parameters(lenet5()) == 61_706
 

@@ -25,28 +25,10 @@ PARAMS = {
 }
 
 
-
-
-
-
 @pytest.mark.parametrize("name", PARAMS)
 def test_parameter_count(name):
     with torch.device("meta"):
-        ours = BUILDERS[name]()
-        theirs = getattr(torchvision.models, name)()
-    assert count_parameters(ours) == PARAMS[name] == count_parameters(theirs)
-    assert state_shapes(ours) == state_shapes(theirs)
-
-
-@pytest.mark.parametrize("name", PARAMS)
-def test_torchvision_weights_give_torchvision_outputs(name):
-    torch.manual_seed(0)
-    theirs = getattr(torchvision.models, name)().eval()
-    randomise_norms(theirs)
-    ours = load_weights(empty_model(BUILDERS[name]), theirs.state_dict())
-    x = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+        assert count_parameters(BUILDERS[name]()) == PARAMS[name]  # torchvision's: see test_torchvision_equivalence
 
 
 def test_timm_weights_give_timm_outputs():

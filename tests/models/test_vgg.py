@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
-import torchvision
 
 from convzoo.errors import InputShapeError
 from convzoo.models.vgg import VGG, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn
 from convzoo.weights import load_weights
-from helpers import count_parameters, empty_model, randomise_norms, state_shapes
+from helpers import count_parameters, empty_model
 
 BUILDERS = {f.__name__: f for f in (vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn, vgg19, vgg19_bn)}
 
@@ -27,28 +26,10 @@ PARAMS = {
 }
 
 
-
-
-
-
 @pytest.mark.parametrize("name", PARAMS)
 def test_parameter_count(name):
     with torch.device("meta"):
-        ours = BUILDERS[name]()
-        theirs = getattr(torchvision.models, name)()
-    assert count_parameters(ours) == PARAMS[name] == count_parameters(theirs)
-    assert state_shapes(ours) == state_shapes(theirs)
-
-
-@pytest.mark.parametrize("name", PARAMS)
-def test_torchvision_weights_give_torchvision_outputs(name):
-    torch.manual_seed(0)
-    theirs = getattr(torchvision.models, name)().eval()
-    randomise_norms(theirs)
-    ours = load_weights(empty_model(BUILDERS[name]), theirs.state_dict())
-    x = torch.randn(2, 3, 32, 32)  # 1x1 after the last pool; the adaptive pool spreads it to 7x7
-    with torch.no_grad():
-        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
+        assert count_parameters(BUILDERS[name]()) == PARAMS[name]  # torchvision's: see test_torchvision_equivalence
 
 
 def test_timm_weights_give_timm_outputs():

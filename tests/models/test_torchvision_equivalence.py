@@ -1,0 +1,39 @@
+"""Every model that torchvision also has: same parameter count and state-dict shapes, and
+torchvision's (random, BN-randomised) weights load into it with identical outputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torchvision
+
+import convzoo
+from convzoo.registry import get_entry
+from convzoo.weights import load_weights
+from helpers import count_parameters, empty_model, randomise_norms, state_shapes
+
+SHARED = [name for name in convzoo.list_models() if get_entry(name).torchvision_name]
+
+
+def test_the_classic_families_are_covered():
+    assert {"alexnet", "vgg16_bn", "resnet50"} <= set(SHARED)
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_same_parameters_and_shapes_as_torchvision(name):
+    with torch.device("meta"):
+        ours = convzoo.create_model(name)
+        theirs = getattr(torchvision.models, get_entry(name).torchvision_name)()
+    assert count_parameters(ours) == count_parameters(theirs)
+    assert state_shapes(ours) == state_shapes(theirs)
+
+
+@pytest.mark.parametrize("name", SHARED)
+def test_torchvision_weights_give_torchvision_outputs(name):
+    torch.manual_seed(0)
+    theirs = getattr(torchvision.models, get_entry(name).torchvision_name)().eval()
+    randomise_norms(theirs)
+    ours = load_weights(empty_model(get_entry(name).builder), theirs.state_dict())
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), theirs(x), rtol=0, atol=1e-5)
