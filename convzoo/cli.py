@@ -82,6 +82,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"timm        {card['timm_name'] or '-'}")
     if card["deviations"]:
         print(f"deviations  {card['deviations']}")
+    for key, value in card["notes"].items():
+        print(f"{key:<11} {value}")
     print(f"shapes for input 1x{'x'.join(map(str, input_size))}:")
     for name, shape in shapes:
         print(f"  {name:<20} {'x'.join(map(str, shape))}")

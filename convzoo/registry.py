@@ -12,8 +12,8 @@ import difflib
 import fnmatch
 import importlib
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -63,6 +63,8 @@ class ModelEntry:
         torchvision_name: name of the same architecture in torchvision, if any.
         timm_name: name of the same architecture in timm, if any.
         deviations: where convzoo differs from the paper, and why.
+        notes: further facts for the model card, name -> value: the paper's reported
+            results, scaling multipliers, how the architecture was found, ...
     """
 
     name: str
@@ -75,6 +77,7 @@ class ModelEntry:
     torchvision_name: str | None = None
     timm_name: str | None = None
     deviations: str = ""
+    notes: Mapping[str, Any] = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -90,6 +93,7 @@ def register_model(
     torchvision: str | None = None,
     timm: str | None = None,
     deviations: str = "",
+    notes: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Decorator that registers a model builder under its function name."""
 
@@ -108,6 +112,7 @@ def register_model(
             torchvision_name=torchvision,
             timm_name=timm,
             deviations=deviations,
+            notes=dict(notes or {}),
         )
         return builder
 
@@ -230,4 +235,5 @@ def model_card(name: str) -> dict[str, Any]:
         "torchvision_name": entry.torchvision_name,
         "timm_name": entry.timm_name,
         "deviations": entry.deviations,
+        "notes": dict(entry.notes),
     }

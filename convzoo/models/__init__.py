@@ -1,3 +1,19 @@
 """Model families, one file each; importing this package registers every model."""
 
-from convzoo.models import alexnet, lenet, resnet, vgg  # noqa: F401  (registration)
+from convzoo.models import (  # noqa: F401  (registration)
+    alexnet,
+    densenet,
+    efficientnet,
+    googlenet,
+    inception,
+    inception_v4,
+    lenet,
+    mnasnet,
+    mobilenet_v1,
+    mobilenet_v2,
+    resnet,
+    shufflenet,
+    shufflenetv2,
+    vgg,
+    xception,
+)
