@@ -7,6 +7,7 @@ import torch
 
 import convzoo
 from convzoo.errors import InputShapeError
+from convzoo.models._classifier import AuxLogits
 
 MODELS = convzoo.list_models()
 NUM_CLASSES = 7
@@ -46,9 +47,11 @@ def test_forward_backward(name):
     side = small_side(model)
     x = torch.randn(2, model.in_chans, side, side)
     output = model(x)
-    assert output.shape == (2, NUM_CLASSES)
-    assert torch.isfinite(output).all()
-    output.square().mean().backward()
+    outputs = [output.logits, *output.aux] if isinstance(output, AuxLogits) else [output]
+    for logits in outputs:  # the main head's, and in training mode any auxiliary heads'
+        assert logits.shape == (2, NUM_CLASSES)
+        assert torch.isfinite(logits).all()
+    sum(logits.square().mean() for logits in outputs).backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not no_grad, f"parameters without gradient: {no_grad}"
 
@@ -56,10 +59,9 @@ def test_forward_backward(name):
 @pytest.mark.parametrize("name", MODELS)
 def test_interface(name):
     torch.manual_seed(0)
-    entry_chans, entry_side, _ = convzoo.model_card(name)["input_size"]
     model = convzoo.create_model(name, in_chans=2, num_classes=NUM_CLASSES).eval()
     assert model.in_chans == 2 and model.num_classes == NUM_CLASSES
-    side = model.fixed_input_size or entry_side
+    side = model.fixed_input_size or max(model.min_input_size, 64)
     x = torch.randn(2, 2, side, side)
     with torch.no_grad():
         stages, features = stage_outputs(model, x)

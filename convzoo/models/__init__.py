@@ -12,6 +12,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     mobilenet_v1,
     mobilenet_v2,
     resnet,
+    resnext,
     shufflenet,
     shufflenetv2,
     vgg,

@@ -14,13 +14,15 @@ with a message that states the expected shape, not deep inside a conv.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 import torch.fx
 from torch import nn
 
 from convzoo.errors import InputShapeError
 
-__all__ = ["ImageClassifier", "check_image_input", "classifier_layer"]
+__all__ = ["AuxLogits", "ImageClassifier", "check_image_input", "classifier_layer"]
 
 
 def check_image_input(x: torch.Tensor, in_chans: int, min_size: int, fixed_size: int | None, model: str) -> None:
@@ -45,6 +47,18 @@ def check_image_input(x: torch.Tensor, in_chans: int, min_size: int, fixed_size:
 
 # Keep the check a single node when the model is traced with torch.fx.
 torch.fx.wrap("check_image_input")
+
+
+class AuxLogits(NamedTuple):
+    """What a model with auxiliary classifiers (GoogLeNet, Inception-v3) returns in training mode.
+
+    ``logits`` are the main head's; ``aux`` the auxiliary heads', earliest first. The
+    training loss adds each auxiliary head's loss times the model's ``aux_loss_weight``.
+    In eval mode such a model returns the main logits alone, as every other classifier.
+    """
+
+    logits: torch.Tensor
+    aux: tuple[torch.Tensor, ...]
 
 
 def classifier_layer(in_features: int, num_classes: int) -> nn.Module:

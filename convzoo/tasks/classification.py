@@ -1,6 +1,11 @@
 """Image classification: cross-entropy (optionally label-smoothed), top-1/top-5 accuracy,
 per-class accuracy and the confusion matrix.
 
+A model with auxiliary classifiers (GoogLeNet, Inception-v3) returns
+:class:`~convzoo.models._classifier.AuxLogits` in training mode: the loss then adds each
+auxiliary head's cross-entropy times ``aux_loss_weight`` (GoogLeNet's paper: 0.3), and
+the metrics use the main logits.
+
 Metrics are computed from numerators summed over batches (correct counts, the confusion
 matrix), so they add up exactly across batches and processes.
 """
@@ -10,7 +15,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["ClassificationTask", "per_class_accuracy", "top_k"]
+from convzoo.models._classifier import AuxLogits
+
+__all__ = ["ClassificationTask", "main_logits", "per_class_accuracy", "top_k"]
+
+
+def main_logits(output: torch.Tensor | AuxLogits) -> torch.Tensor:
+    """The main head's logits, whether or not the model also returned auxiliary ones."""
+    return output.logits if isinstance(output, AuxLogits) else output
 
 
 class ClassificationTask:
@@ -21,19 +33,32 @@ class ClassificationTask:
             least 5.
         label_smoothing: mass moved from the true class to all classes uniformly
             (Szegedy et al. 2016); 0 for plain cross-entropy.
+        aux_loss_weight: weight of each auxiliary head's loss, for models that return
+            :class:`AuxLogits` in training mode.
     """
 
     name = "classification"
 
-    def __init__(self, num_classes: int, label_smoothing: float = 0.0) -> None:
+    def __init__(self, num_classes: int, label_smoothing: float = 0.0, aux_loss_weight: float = 0.0) -> None:
         self.num_classes = num_classes
         self.label_smoothing = label_smoothing
+        self.aux_loss_weight = aux_loss_weight
 
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def loss(self, output: torch.Tensor | AuxLogits, targets: torch.Tensor) -> torch.Tensor:
+        loss = self._cross_entropy(main_logits(output), targets)
+        if isinstance(output, AuxLogits):
+            for aux in output.aux:
+                loss = loss + self.aux_loss_weight * self._cross_entropy(aux, targets)
+        return loss
+
+    def _cross_entropy(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, targets, label_smoothing=self.label_smoothing)
 
-    def batch_sums(self, logits: torch.Tensor, targets: torch.Tensor, detailed: bool = False) -> dict[str, torch.Tensor]:
+    def batch_sums(
+        self, output: torch.Tensor | AuxLogits, targets: torch.Tensor, detailed: bool = False
+    ) -> dict[str, torch.Tensor]:
         """Correct top-1 (and top-5) counts; with ``detailed`` the confusion matrix too."""
+        logits = main_logits(output).detach().float()
         k = min(5, self.num_classes)
         ranked = logits.topk(k, dim=1).indices  # (B, k)
         hits = ranked == targets.unsqueeze(1)

@@ -94,7 +94,9 @@ def _build(config: TrainConfig, ctx: DistContext) -> tuple[Trainer, CheckpointMe
     if config.pretrained:
         load_pretrained(model, config.pretrained)
     frozen = freeze(model, parse_freeze("head-only" if config.head_only else config.freeze))
-    task = ClassificationTask(len(splits.class_names), config.label_smoothing)
+    task = ClassificationTask(
+        len(splits.class_names), config.label_smoothing, aux_loss_weight=getattr(model, "aux_loss_weight", 0.0)
+    )
     trainer = Trainer(
         model, task, train_data=splits.train, val_data=splits.val, config=config, ctx=ctx,
         augment=splits.augment, train_mode=frozen.train_mode,

@@ -35,6 +35,8 @@ __all__ = ["Task", "Trainer", "TrainingDivergedError", "RunPosition", "evaluate"
 
 
 class Task(Protocol):
+    """A task's loss and metrics; ``batch_sums`` detaches the output itself."""
+
     def loss(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor: ...
 
     def batch_sums(self, output: torch.Tensor, target: torch.Tensor, detailed: bool = False) -> dict[str, torch.Tensor]: ...
@@ -143,7 +145,7 @@ def evaluate(
             inputs = inputs.contiguous(memory_format=memory_format)
         with autocast():
             output = model(inputs)
-        output = output.float()
+        output = output.float()  # eval mode: the logits alone
         loss_sum += task.loss(output, targets) * targets.shape[0]
         count += targets.shape[0]
         _accumulate(totals, task.batch_sums(output, targets, detailed))
@@ -315,7 +317,7 @@ class Trainer:
                 mean_loss = self.ctx.all_reduce_sum(loss.detach().float().clone()) / self.ctx.world_size
                 self._check_finite(mean_loss.item())
                 self.scaler.scale(loss / accum).backward()
-            _accumulate(sums["totals"], self.task.batch_sums(output.detach().float(), targets))
+            _accumulate(sums["totals"], self.task.batch_sums(output, targets))
             sums["loss"] += loss.detach().float() * targets.shape[0]
             sums["count"] += targets.shape[0]
             self.position.batch += 1

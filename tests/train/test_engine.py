@@ -8,6 +8,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from convzoo.errors import ConvzooError
+from convzoo.models._classifier import AuxLogits
 from convzoo.tasks.classification import ClassificationTask
 from convzoo.train.config import TrainConfig
 from convzoo.train.distributed import DistContext
@@ -77,6 +78,40 @@ def test_label_smoothing_reaches_the_loss():
     logits, targets = torch.randn(6, 5), torch.randint(0, 5, (6,))
     expected = nn.functional.cross_entropy(logits, targets, label_smoothing=0.1)
     assert torch.equal(ClassificationTask(5, label_smoothing=0.1).loss(logits, targets), expected)
+
+
+def test_auxiliary_heads_add_weighted_losses_and_metrics_use_the_main_head():
+    logits, aux1, aux2 = torch.randn(3, 6, 5).unbind(0)
+    targets = torch.randint(0, 5, (6,))
+    task = ClassificationTask(5, aux_loss_weight=0.3)
+    ce = nn.functional.cross_entropy
+    expected = ce(logits, targets) + 0.3 * ce(aux1, targets) + 0.3 * ce(aux2, targets)
+    torch.testing.assert_close(task.loss(AuxLogits(logits, (aux1, aux2)), targets), expected)
+    assert torch.equal(task.batch_sums(AuxLogits(logits, (aux1,)), targets)["top1"], task.batch_sums(logits, targets)["top1"])
+
+
+class WithAuxHead(nn.Module):
+    """Returns AuxLogits in training mode, like GoogLeNet; the aux head learns only through the aux loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = small_net()
+        self.aux = nn.Sequential(nn.Flatten(), nn.Linear(64, 5))
+        self.aux_loss_weight = 0.3
+
+    def forward(self, x):
+        logits = self.body(x)
+        return AuxLogits(logits, (self.aux(x),)) if self.training else logits
+
+
+def test_trainer_trains_auxiliary_heads():
+    model = WithAuxHead()
+    before = model.aux[1].weight.detach().clone()
+    run = trainer(model, task=ClassificationTask(5, aux_loss_weight=0.3), batch_size=32)
+    metrics = run.train_epoch()
+    assert 0 <= metrics["accuracy"] <= 1 and metrics["loss"] > 0
+    assert not torch.equal(before, model.aux[1].weight)
+    assert evaluate(model, data(64, seed=1), ClassificationTask(5), batch_size=32)[0]["accuracy"] >= 0
 
 
 class NanAfter(ClassificationTask):
