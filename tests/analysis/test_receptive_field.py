@@ -91,6 +91,8 @@ PINS = [
     # the end of each stage instead, so more 3x3s run at the finer stride.
     ("resnet50", "layer4", 427, 32, 480),
     ("resnet18", "layer4", 435, 32, 480),
+    # Araujo et al.'s MobileNet-v1 (any width): 315, stride 32.
+    ("mobilenetv1_100", "blocks.4", 315, 32, 384),
 ]
 
 
