@@ -590,11 +590,24 @@ class _Propagator:
             return self.pad(state, self.arg(node, 1, "pad", ()))
         if name == "getitem":
             return self.getitem(node, state, parent)
-        if name in _IDENTITY_FUNCTIONS | _RESHAPES | _SPLITS | _MERGES | _REDUCTIONS:
+        if name in _SPLITS:
+            return self.split(node, name, state, parent)
+        if name in _IDENTITY_FUNCTIONS | _RESHAPES | _MERGES | _REDUCTIONS:
             return self.shape_rule(node, state, parent)
         if _is_pointwise(name):
             return self.shape_rule(node, state, parent)
         raise self.fail(node, f"no receptive-field rule for function {name!r}")
+
+    def split(self, node: torch.fx.Node, name: str, state: _State, parent: torch.fx.Node) -> _State:
+        """A split into a tuple of tensors along the batch or channel axis keeps every field.
+
+        Each element is taken by a ``getitem``, which passes the state on.
+        """
+        rank = len(_shape(parent) or ())
+        dim = self.arg(node, 1 if name == "unbind" else 2, "dim", 0)
+        if rank and dim % rank >= rank - self.ndim:
+            raise self.fail(node, f"splits spatial axis {dim}; only batch and channel splits have a rule")
+        return state
 
     def getitem(self, node: torch.fx.Node, state: _State, parent: torch.fx.Node) -> _State:
         meta = parent.meta.get("tensor_meta")

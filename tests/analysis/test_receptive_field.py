@@ -183,6 +183,36 @@ def test_concat_of_1x1_and_3x3_is_3():
     assert output_rf(Concat()).size == 3
 
 
+class SplitMerge(nn.Module):
+    """Channel halves through a 3x3 and a 5x5 conv (ShuffleNet V2's split, MixConv's groups)."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.a = nn.Conv2d(2, 2, 3, padding=1)
+        self.b = nn.Conv2d(2, 2, 5, padding=2)
+
+    def forward(self, x):
+        if self.how == "chunk":
+            left, right = x.chunk(2, dim=1)
+        elif self.how == "split":
+            parts = torch.split(x, [2, 2], dim=1)
+            left, right = parts[0], parts[1]
+        else:
+            left, right = x[:, :2].chunk(2, dim=-1)
+        return torch.cat([self.a(left), self.b(right)], dim=1)
+
+
+@pytest.mark.parametrize("how", ["chunk", "split"])
+def test_channel_split_keeps_each_branch_field(how):
+    assert output_rf(SplitMerge(how), (4, 16, 16)).size == 5
+
+
+def test_spatial_split_is_named():
+    with pytest.raises(ConvzooError, match="splits spatial axis -1"):
+        output_rf(SplitMerge("spatial"), (4, 16, 16))
+
+
 def test_transposed_conv():
     # conv 3x3, then ConvTranspose(k=4, s=2, p=1): each output reads 2 neighbouring inputs.
     model = nn.Sequential(nn.Conv2d(1, 1, 3, padding=1), nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1))
