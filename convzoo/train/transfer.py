@@ -126,6 +126,15 @@ def _under(key: str, prefix: str) -> bool:
     return prefix == "" or key == prefix or key.startswith(prefix + ".")
 
 
+def _head_names(model: nn.Module) -> tuple[str, ...]:
+    """The classifier and any auxiliary heads (``aux_head_names``: GoogLeNet, Inception-v3)."""
+    return (_classifier_name(model), *getattr(model, "aux_head_names", ()))
+
+
+def _in_head(key: str, heads: tuple[str, ...]) -> bool:
+    return any(_under(key, head) for head in heads)
+
+
 def load_pretrained(
     model: nn.Module,
     source: str | os.PathLike | Mapping[str, torch.Tensor],
@@ -134,9 +143,10 @@ def load_pretrained(
 
     The checkpoint may be in convzoo, torchvision or timm key format, read and mapped as
     :func:`convzoo.load_weights` does. The entries of the classifier
-    (``model.get_classifier()``) are loaded where their shapes agree and skipped where
-    they differ, so the classifier keeps its fresh initialisation, sized for the new
-    dataset's classes. Every other key must be present and fit exactly.
+    (``model.get_classifier()``) and of any auxiliary heads are loaded where their shapes
+    agree and skipped where they differ, so the classifier keeps its fresh
+    initialisation, sized for the new dataset's classes. Every other key must be
+    present and fit exactly.
 
     Args:
         model: the model to fill, built with the new dataset's ``num_classes``.
@@ -152,18 +162,18 @@ def load_pretrained(
     """
     from_file = not isinstance(source, Mapping)
     state_dict = normalise_state_dict(model, read_state_dict(source) if from_file else source)
-    head = _classifier_name(model)
+    heads = _head_names(model)
     own = model.state_dict()
 
-    # The checkpoint without its classifier, then the model's own classifier entries,
-    # replaced by the checkpoint's where they fit.
-    fitted = {key: value for key, value in state_dict.items() if not _under(key, head)}
+    # The checkpoint without its heads, then the model's own head entries, replaced by
+    # the checkpoint's where they fit.
+    fitted = {key: value for key, value in state_dict.items() if not _in_head(key, heads)}
     skipped, initialised = [], []
     for key, value in state_dict.items():
-        if _under(key, head) and (key not in own or own[key].shape != value.shape):
+        if _in_head(key, heads) and (key not in own or own[key].shape != value.shape):
             skipped.append(key)
     for key, value in own.items():
-        if not _under(key, head):
+        if not _in_head(key, heads):
             continue
         if key in state_dict and state_dict[key].shape == value.shape:
             fitted[key] = state_dict[key]
@@ -229,6 +239,7 @@ def parse_freeze(text: str) -> FreezeSpec:
 def module_stages(model: nn.Module) -> dict[str, int | None]:
     """The stage of every submodule of ``model``: ``feature_info`` index, or ``None`` for the head.
 
+    Auxiliary heads (``aux_head_names``) belong to the head wherever they are registered.
     Modules are walked in registration order (``named_modules``); stage ``i`` ends with
     the last submodule of the ``feature_info[i]`` module (see the module docstring for
     the assumption this rests on). The model itself (key ``""``) comes first: stage 0.
@@ -246,12 +257,14 @@ def module_stages(model: nn.Module) -> dict[str, int | None]:
         ends.append(max(i for i, name in enumerate(names) if _under(name, stage_module)))
     if any(later <= earlier for earlier, later in zip(ends, ends[1:])):
         raise ValueError(f"the feature_info modules of {type(model).__name__} are not registered in stage order")
+    aux_heads = tuple(getattr(model, "aux_head_names", ()))
     stages: dict[str, int | None] = {}
     stage = 0
     for index, name in enumerate(names):
         while stage < len(ends) and index > ends[stage]:
             stage += 1
-        stages[name] = stage if stage < len(ends) else None
+        in_head = stage == len(ends) or _in_head(name, aux_heads)
+        stages[name] = None if in_head else stage
     return stages
 
 
@@ -260,8 +273,8 @@ def _frozen_modules(model: nn.Module, spec: FreezeSpec) -> set[str]:
     if spec.kind == "none":
         return set()
     if spec.kind == "head-only":
-        head = _classifier_name(model)
-        return {name for name, _ in model.named_modules() if not _under(name, head)}
+        heads = _head_names(model)
+        return {name for name, _ in model.named_modules() if not _in_head(name, heads)}
     stages = module_stages(model)
     if spec.kind == "features":
         return {name for name, stage in stages.items() if stage is not None}
