@@ -8,6 +8,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     inception,
     inception_v4,
     lenet,
+    mixnet,
     mnasnet,
     mobilenet_v1,
     mobilenet_v2,
