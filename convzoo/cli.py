@@ -144,7 +144,7 @@ def cmd_rf(args: argparse.Namespace) -> None:
 
     input_size = args.input or tuple(model_card(args.model)["input_size"])
     model = meta_model(args.model, in_chans=input_size[0])
-    result = receptive_field(model, input_size)
+    result = receptive_field(model, input_size, ignore_gates=args.ignore_gates)
     print(json.dumps(result.to_dict(), indent=2) if args.json else format_receptive_field(result))
 
 
@@ -302,6 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
     rf.add_argument("model")
     rf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
     rf.add_argument("--json", action="store_true")
+    rf.add_argument("--ignore-gates", action="store_true",
+                    help="leave out the global context of SE-style gates (the local field)")
     rf.set_defaults(run=cmd_rf)
 
     erf = commands.add_parser("erf", help="effective receptive field (Luo et al. 2016): heatmap and radii")

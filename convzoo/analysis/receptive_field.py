@@ -52,7 +52,9 @@ Conventions:
   identity.
 * Branches that meet (add, mul, cat, stack, ...) take the largest size, with the jump
   and offset of that branch; branches with different jumps raise an error. A global
-  branch (an SE gate, say) makes the result global.
+  branch (an SE gate, say) makes the result global. With ``ignore_gates=True`` a
+  multiplication by a gate of spatial size 1 (SE, GC, ECA) keeps the other factor's
+  field: the *local* receptive field that layer-by-layer tables give for such networks.
 * Anything that folds the spatial dims away (flatten, linear, a mean over H and W)
   makes the receptive field global.
 
@@ -65,6 +67,7 @@ Deviations:
 from __future__ import annotations
 
 import math
+import operator
 import traceback
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -407,9 +410,10 @@ def _shape(node: Any) -> tuple[int, ...] | None:
 
 
 class _Propagator:
-    def __init__(self, gm: torch.fx.GraphModule, ndim: int) -> None:
+    def __init__(self, gm: torch.fx.GraphModule, ndim: int, ignore_gates: bool = False) -> None:
         self.gm = gm
         self.ndim = ndim
+        self.ignore_gates = ignore_gates
         self.modules = dict(gm.named_modules())
         self.states: dict[torch.fx.Node, _State] = {}
 
@@ -431,7 +435,14 @@ class _Propagator:
         shape = _shape(node) if shape is None else shape
         return shape[-self.ndim :] if shape is not None and len(shape) >= self.ndim + 1 else ()
 
+    def is_gate_product(self, node: torch.fx.Node) -> bool:
+        return node.target in (operator.mul, torch.mul, "mul", "mul_")
+
     def merge(self, node: torch.fx.Node, parents: list[torch.fx.Node]) -> _State:
+        if self.ignore_gates and self.is_gate_product(node):
+            # A per-channel gate (B, C, 1, 1) scales the map; its own field does not reach the product.
+            maps = [p for p in parents if any(size > 1 for size in self.spatial(p))]
+            parents = maps or parents
         states = [self.states[p] for p in parents]
         axes = []
         for i in range(self.ndim):
@@ -659,7 +670,9 @@ class _Propagator:
             self.states[node] = state
 
 
-def receptive_field(model: nn.Module, input_size: Sequence[int]) -> ReceptiveFieldResult:
+def receptive_field(
+    model: nn.Module, input_size: Sequence[int], ignore_gates: bool = False
+) -> ReceptiveFieldResult:
     """The theoretical receptive field at each ``feature_info`` stage and at the output.
 
     Args:
@@ -667,6 +680,8 @@ def receptive_field(model: nn.Module, input_size: Sequence[int]) -> ReceptiveFie
             ``feature_info`` (if any) names the stage modules.
         input_size: one example's input, ``(C, H, W)`` (or ``(C, L)`` / ``(C, D, H, W)``
             for 1-D / 3-D networks); the spatial dims are the entries after C.
+        ignore_gates: leave out the global context that gates of spatial size 1
+            (squeeze-and-excitation and its kin) multiply in, giving the local field.
 
     Returns:
         A :class:`ReceptiveFieldResult`; sizes, strides and offsets are in input pixels.
@@ -685,7 +700,7 @@ def receptive_field(model: nn.Module, input_size: Sequence[int]) -> ReceptiveFie
     try:
         gm, stage_nodes = _trace(model, stage_modules)
         _propagate_shapes(gm, input_size)
-        prop = _Propagator(gm, ndim)
+        prop = _Propagator(gm, ndim, ignore_gates)
         prop.run()
     finally:
         model.train(was_training)

@@ -24,7 +24,8 @@ The same block serves the descendants, with options:
 - ``attn_layer``: an attention module on the expanded width after the depthwise conv,
   squeeze-and-excitation in MnasNet-A1 and EfficientNet (:mod:`convzoo.blocks.squeeze_excite`);
 - ``dw_conv_layer``: builds the depthwise conv, e.g. MixNet's mixed-kernel conv;
-  ``pw_conv_layer``: builds the 1x1 expansion and projection convs (MixNet's grouped ones);
+  ``expand_conv_layer`` and ``project_conv_layer``: build the 1x1 convs (MixNet groups
+  each on its own);
 - ``drop_path_rate``: stochastic depth on the residual branch (EfficientNet,
   :mod:`convzoo.ops.stochastic_depth`).
 
@@ -149,8 +150,8 @@ class InvertedResidual(nn.Module):
         act_layer: builds the activation of the expansion and depthwise units from no arguments.
         dw_conv_layer: builds the depthwise conv as ``dw_conv_layer(channels, channels,
             kernel_size, stride)``.
-        pw_conv_layer: builds the expansion and projection convs as
-            ``pw_conv_layer(in_channels, out_channels)``.
+        expand_conv_layer: builds the expansion conv as ``expand_conv_layer(in_channels, out_channels)``.
+        project_conv_layer: builds the projection conv, likewise.
         attn_layer: builds an attention module from the expanded width, applied after the
             depthwise unit; ``None`` for none.
         drop_path_rate: probability of dropping the residual branch per sample in training
@@ -174,7 +175,8 @@ class InvertedResidual(nn.Module):
         norm_layer: LayerFactory = nn.BatchNorm2d,
         act_layer: LayerFactory = partial(nn.ReLU6, inplace=True),
         dw_conv_layer: LayerFactory = depthwise_conv,
-        pw_conv_layer: LayerFactory = pointwise_conv,
+        expand_conv_layer: LayerFactory = pointwise_conv,
+        project_conv_layer: LayerFactory = pointwise_conv,
         attn_layer: LayerFactory | None = None,
         drop_path_rate: float = 0.0,
         key_layout: str = "efficientnet",
@@ -191,11 +193,11 @@ class InvertedResidual(nn.Module):
 
         units: list[tuple[str, nn.Module]] = []
         if mid != in_channels or expand_ratio != 1:
-            units.append(("expand", _unit(pw_conv_layer(in_channels, mid), norm_layer(mid), act_layer())))
+            units.append(("expand", _unit(expand_conv_layer(in_channels, mid), norm_layer(mid), act_layer())))
         units.append(("depthwise", _unit(dw_conv_layer(mid, mid, kernel_size, stride), norm_layer(mid), act_layer())))
         if attn_layer is not None:
             units.append(("attention", attn_layer(mid)))
-        units.append(("project", _unit(pw_conv_layer(mid, out_channels), norm_layer(out_channels), None)))  # linear
+        units.append(("project", _unit(project_conv_layer(mid, out_channels), norm_layer(out_channels), None)))  # linear
 
         entries: list[nn.Module] = []
         self._positions: dict[str, int] = {}  # unit -> index of its first entry in the branch
@@ -244,17 +246,27 @@ def remap_timm_state_dict(
         blocks: timm block name (``blocks.<stage>.<index>``) -> (our module path, our block);
             the layers inside are renamed by :meth:`InvertedResidual.timm_key_map`.
 
-    Keys that match neither pass unchanged.
+    A layer is renamed by its longest named prefix, so the groups of a mixed conv
+    (``conv_dw.1.weight``) follow their layer. Keys that match nothing pass unchanged.
     """
     maps = {timm: (path, block.timm_key_map()) for timm, (path, block) in blocks.items()}
     remapped = {}
     for key, value in state_dict.items():
-        module, _, name = key.rpartition(".")
-        block, local = ".".join(module.split(".")[:3]), ".".join(module.split(".")[3:])
-        if module in renames:
-            key = f"{renames[module]}.{name}"
-        elif block in maps and local in maps[block][1]:
+        parts = key.split(".")
+        block, local = ".".join(parts[:3]), parts[3:]
+        if block in maps and _rename(local, maps[block][1]) is not None:
             path, local_map = maps[block]
-            key = f"{path}.{local_map[local]}.{name}"
+            key = f"{path}.{_rename(local, local_map)}"
+        else:
+            key = _rename(parts, renames) or key
         remapped[key] = value
     return remapped
+
+
+def _rename(parts: list[str], names: Mapping[str, str]) -> str | None:
+    """``parts`` joined, with its longest prefix found in ``names`` renamed; ``None`` if no prefix is."""
+    for end in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:end])
+        if prefix in names:
+            return ".".join([names[prefix], *parts[end:]])
+    return None

@@ -166,21 +166,6 @@ def grouped_pointwise_conv(in_channels: int, out_channels: int, groups: int = 1)
     return MixConv2d(in_channels, out_channels, (1,) * groups, depthwise=False)
 
 
-def _pointwise_convs(expanded_channels: int, expand_groups: int, project_groups: int) -> LayerFactory:
-    """The block's ``pw_conv_layer``, with separate groups for its expansion and its projection.
-
-    InvertedResidual builds both 1x1 convs with one factory; MixNet groups them independently
-    (e.g. a grouped projection after a plain expansion). The projection is the conv that
-    reads the expanded width, so the factory tells the two apart by their input width.
-    """
-
-    def build(in_channels: int, out_channels: int) -> nn.Module:
-        groups = project_groups if in_channels == expanded_channels else expand_groups
-        return grouped_pointwise_conv(in_channels, out_channels, groups)
-
-    return build
-
-
 class MixNet(ImageClassifier):
     """A 3x3 conv stem, stages of inverted residual blocks with mixed depthwise kernels, a 1x1 conv, pooling, linear.
 
@@ -264,7 +249,8 @@ class MixNet(ImageClassifier):
             in_channels, out_channels, row.kernel_sizes, stride, row.expand_ratio,  # type: ignore[arg-type]
             expanded_channels=expanded, norm_layer=norm_layer, act_layer=act_layer,
             dw_conv_layer=mixed_depthwise_conv,
-            pw_conv_layer=_pointwise_convs(expanded, row.expand_groups, row.project_groups),
+            expand_conv_layer=partial(grouped_pointwise_conv, groups=row.expand_groups),
+            project_conv_layer=partial(grouped_pointwise_conv, groups=row.project_groups),
             attn_layer=attn, drop_path_rate=drop_path_rate, key_layout="efficientnet",
         )
 
@@ -288,9 +274,8 @@ class MixNet(ImageClassifier):
 
         As for EfficientNet: ``conv_stem``/``bn1`` are the stem unit ``features.0``,
         ``blocks.<s>.<i>`` is ``features.<s + 1>.<i>``, ``conv_head``/``bn2`` the last unit,
-        ``classifier`` the linear layer; inside a block :meth:`InvertedResidual.timm_key_map`.
-        timm's mixed convs hold their groups one level deeper (``conv_dw.0.weight``), which
-        :func:`remap_timm_state_dict` leaves alone: a second pass maps ``<layer>.<group>.<param>``.
+        ``classifier`` the linear layer; inside a block :meth:`InvertedResidual.timm_key_map`,
+        whose names carry the groups of the mixed convs (``conv_dw.1.weight``) along.
         """
         head = f"features.{len(self.features) - 1}"
         renames = {"conv_stem": "features.0.0", "bn1": "features.0.1", "conv_head": f"{head}.0", "bn2": f"{head}.1",
@@ -300,17 +285,7 @@ class MixNet(ImageClassifier):
             for s, stage in enumerate(self.features[1:-1])
             for i, block in enumerate(stage)
         }
-        state_dict = remap_timm_state_dict(state_dict, renames, blocks)
-        maps = {timm: (path, block.timm_key_map()) for timm, (path, block) in blocks.items()}
-        remapped = {}
-        for key, value in state_dict.items():
-            parts = key.split(".")
-            block, layer, (group, name) = ".".join(parts[:3]), ".".join(parts[3:-2]), parts[-2:]
-            if block in maps and layer in maps[block][1] and group.isdigit():
-                path, local_map = maps[block]
-                key = f"{path}.{local_map[layer]}.{group}.{name}"  # e.g. blocks.2.0.conv_dw.1.weight
-            remapped[key] = value
-        return remapped
+        return remap_timm_state_dict(state_dict, renames, blocks)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, 1536, 7, 7) at 224x224

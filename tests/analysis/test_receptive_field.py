@@ -109,6 +109,30 @@ def test_pinned_and_gradient(name, stage, size, stride, side):
     assert grad_centre == rf_thin.offset + unit * rf_thin.jump
 
 
+# Araujo et al.'s table (TF-slim models; google-research/receptive_field), which these
+# architectures share layer for layer: BN-Inception is TF-slim's inception_v2.
+PUBLISHED = [("bninception", 699), ("inception_v3", 1311), ("inception_v4", 2071), ("inception_resnet_v2", 3039)]
+
+
+@pytest.mark.parametrize("name,size", PUBLISHED, ids=[p[0] for p in PUBLISHED])
+def test_published_fields_of_the_inception_family(name, size):
+    with torch.device("meta"):
+        model = create_model(name)
+    last = receptive_field(model, get_entry(name).input_size).stages[-1]
+    assert (last.size, last.jump) == (size, 32)
+
+
+def test_squeeze_excitation_makes_the_field_global():
+    """An SE gate scales every position by a function of the whole map (EfficientNet, MixNet)."""
+    with torch.device("meta"):
+        model = create_model("efficientnet_b0")
+    assert all(stage.is_global for stage in receptive_field(model, (3, 224, 224)).stages)
+    local = receptive_field(model, (3, 224, 224), ignore_gates=True)
+    # The same field as the gate-free MobileNetV2 body it shares the strides with, stage by stage.
+    assert [(s.size, s.jump) for s in local.stages][:2] == [(7, 2), (19, 4)]
+    assert local.stages[-1].jump == 32 and not local.stages[-1].is_global and local.output.is_global
+
+
 def test_every_registered_model_is_fast_and_finite():
     for name in list_models():
         with torch.device("meta"):

@@ -133,7 +133,7 @@ def test_injected_pointwise_convs():
         made.append((in_channels, out_channels))
         return nn.Conv2d(in_channels, out_channels, 1, groups=2, bias=False)
 
-    block = InvertedResidual(8, 16, 3, 2, 6, pw_conv_layer=pw_conv)
+    block = InvertedResidual(8, 16, 3, 2, 6, expand_conv_layer=pw_conv, project_conv_layer=pw_conv)
     assert made == [(8, 48), (48, 16)] and block.block[0][0].groups == 2
     assert block(torch.randn(1, 8, 6, 6)).shape == (1, 16, 3, 3)
 
