@@ -64,7 +64,7 @@ from convzoo.registry import Paper, register_model
 
 __all__ = [
     "EfficientNet", "MBConvStage", "TABLE_1", "RELEASED", "Scaling",
-    "compound_scaling", "scale_width", "scale_depth", "scale_resolution", "scaled_stages",
+    "compound_scaling", "remap_timm_keys", "scale_width", "scale_depth", "scale_resolution", "scaled_stages",
     "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
     "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7",
 ]
@@ -129,6 +129,24 @@ class Scaling:
 def compound_scaling(phi: float, alpha: float = ALPHA, beta: float = BETA, gamma: float = GAMMA) -> Scaling:
     """Eq. (3): ``d = alpha^phi``, ``w = beta^phi``, ``r = gamma^phi`` (times B0's 224 pixels, rounded)."""
     return Scaling(depth=alpha**phi, width=beta**phi, resolution=scale_resolution(gamma**phi))
+
+
+def remap_timm_keys(features: nn.Sequential, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """timm's keys of an EfficientNet-style network (EfficientNet, MixNet) in ours.
+
+    ``features`` is our stem unit, the stages of :class:`InvertedResidual` blocks and the
+    head unit; timm's ``conv_stem``/``bn1``, ``blocks.<s>.<i>``, ``conv_head``/``bn2`` and
+    ``classifier`` map onto them.
+    """
+    head = f"features.{len(features) - 1}"
+    renames = {"conv_stem": "features.0.0", "bn1": "features.0.1", "conv_head": f"{head}.0", "bn2": f"{head}.1",
+               "classifier": "classifier.1"}
+    blocks = {
+        f"blocks.{s}.{i}": (f"features.{s + 1}.{i}", block)
+        for s, stage in enumerate(features[1:-1])
+        for i, block in enumerate(stage)
+    }
+    return remap_timm_state_dict(state_dict, renames, blocks)
 
 
 def scale_width(channels: int, width_mult: float) -> int:
@@ -294,15 +312,7 @@ class EfficientNet(ImageClassifier):
         is ``features.<s + 1>.<i>``, ``conv_head``/``bn2`` the last unit and ``classifier``
         the linear layer; inside a block see :meth:`InvertedResidual.timm_key_map`.
         """
-        head = f"features.{len(self.features) - 1}"
-        renames = {"conv_stem": "features.0.0", "bn1": "features.0.1", "conv_head": f"{head}.0", "bn2": f"{head}.1",
-                   "classifier": "classifier.1"}
-        blocks = {
-            f"blocks.{s}.{i}": (f"features.{s + 1}.{i}", block)
-            for s, stage in enumerate(self.features[1:-1])
-            for i, block in enumerate(stage)
-        }
-        return remap_timm_state_dict(state_dict, renames, blocks)
+        return remap_timm_keys(self.features, state_dict)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, 1280, 7, 7) for B0 at 224x224

@@ -54,12 +54,10 @@ from typing import Any, Callable, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from convzoo.blocks.inverted_residual import (
-    InvertedResidual, depthwise_conv, make_divisible, pointwise_conv, remap_timm_state_dict,
-)
+from convzoo.blocks.inverted_residual import InvertedResidual, depthwise_conv, make_divisible, pointwise_conv
 from convzoo.blocks.squeeze_excite import SqueezeExcite
 from convzoo.models._classifier import ImageClassifier, classifier_layer
-from convzoo.models.efficientnet import scale_width
+from convzoo.models.efficientnet import remap_timm_keys, scale_width
 from convzoo.ops.conv_norm_act import ConvNormAct
 from convzoo.ops.mixconv import MixConv2d
 from convzoo.registry import Paper, register_model
@@ -277,15 +275,7 @@ class MixNet(ImageClassifier):
         ``classifier`` the linear layer; inside a block :meth:`InvertedResidual.timm_key_map`,
         whose names carry the groups of the mixed convs (``conv_dw.1.weight``) along.
         """
-        head = f"features.{len(self.features) - 1}"
-        renames = {"conv_stem": "features.0.0", "bn1": "features.0.1", "conv_head": f"{head}.0", "bn2": f"{head}.1",
-                   "classifier": "classifier.1"}
-        blocks = {
-            f"blocks.{s}.{i}": (f"features.{s + 1}.{i}", block)
-            for s, stage in enumerate(self.features[1:-1])
-            for i, block in enumerate(stage)
-        }
-        return remap_timm_state_dict(state_dict, renames, blocks)
+        return remap_timm_keys(self.features, state_dict)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)  # (B, 1536, 7, 7) at 224x224

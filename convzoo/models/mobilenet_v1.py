@@ -46,6 +46,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from convzoo.blocks.inverted_residual import make_divisible
 from convzoo.models._classifier import ImageClassifier, classifier_layer
 from convzoo.ops.depthwise_separable import DepthwiseSeparableConv2d
 from convzoo.registry import Paper, register_model
@@ -132,11 +133,9 @@ def scale_width(channels: int, width_multiplier: float, divisor: int = 8) -> int
     """``width_multiplier * channels`` (alpha M in Eq. 6), rounded to a multiple of ``divisor``.
 
     Rounded to nearest, never below ``divisor`` nor more than 10% below the exact width,
-    as TF-slim and timm do.
+    as TF-slim and timm do (:func:`~convzoo.blocks.inverted_residual.make_divisible`).
     """
-    exact = channels * width_multiplier
-    rounded = max(divisor, int(exact + divisor / 2) // divisor * divisor)
-    return rounded + divisor if rounded < 0.9 * exact else rounded
+    return make_divisible(channels * width_multiplier, divisor)
 
 
 class MobileNetV1(ImageClassifier):
