@@ -82,12 +82,27 @@ def cmd_info(args: argparse.Namespace) -> None:
     print(f"timm        {card['timm_name'] or '-'}")
     if card["deviations"]:
         print(f"deviations  {card['deviations']}")
-    for key, value in card["notes"].items():
-        print(f"{key:<11} {value}")
+    if card["notes"]:
+        print("notes")
+        print("\n".join(_note_lines(card["notes"], "  ")))
     print(f"shapes for input 1x{'x'.join(map(str, input_size))}:")
     for name, shape in shapes:
         print(f"  {name:<20} {'x'.join(map(str, shape))}")
     print(format_profile(complexity, layers=args.layers))
+
+
+def _note_lines(notes: dict, indent: str) -> list[str]:
+    """A model card's notes, one per line; a table (dict of dicts) one row per line, a dict of values on one."""
+    lines = []
+    for key, value in notes.items():
+        if isinstance(value, dict) and any(isinstance(v, dict) for v in value.values()):
+            lines.append(f"{indent}{key}:")
+            lines.extend(_note_lines(value, indent + "  "))
+        elif isinstance(value, dict):
+            lines.append(f"{indent}{key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
+        else:
+            lines.append(f"{indent}{key}: {value}")
+    return lines
 
 
 def cmd_train(args: argparse.Namespace) -> None:

@@ -67,6 +67,15 @@ def test_info_shows_card_and_stage_shapes(capsys):
     assert "layer4" in out and "512x2x2" in out and "output" in out
 
 
+def test_info_shows_the_card_notes(capsys):
+    code, out, _ = run(capsys, "info", "efficientnet_b3", "--input", "3x32x32")
+    assert code == 0
+    assert "notes\n  phi: 3\n" in out
+    assert "  released_multipliers: width=1.2, depth=1.4, resolution=300\n" in out
+    code, out, _ = run(capsys, "info", "mobilenet_v2_cifar")
+    assert "82.13" in out
+
+
 def test_info_json(capsys):
     import json
 
