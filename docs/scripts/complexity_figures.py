@@ -20,7 +20,10 @@ import torch
 from convzoo.analysis import compare, matmul_gflops, plot_comparison
 
 IMAGES = Path(__file__).resolve().parents[1] / "images"
-MODELS = ["lenet5", "alexnet", "vgg11", "vgg16", "resnet18", "resnet50"]
+MODELS = [
+    "lenet5", "alexnet", "vgg11", "vgg16", "resnet18", "resnet50",
+    "mobilenetv1_100", "mobilenet_v2", "shufflenet_v2_x1_0", "efficientnet_b0",
+]
 
 
 def cpu_name() -> str:
