@@ -383,25 +383,44 @@ def _trace(model: nn.Module, stage_modules: Sequence[str]) -> tuple[torch.fx.Gra
 
 
 def _propagate_shapes(gm: torch.fx.GraphModule, input_size: tuple[int, ...]) -> None:
-    """Store each node's output metadata in ``node.meta['tensor_meta']`` (meta or fake tensors)."""
+    """Store each node's output metadata in ``node.meta['tensor_meta']`` (meta or fake tensors).
+
+    Integer results (sizes read from ``x.shape``, crop offsets computed from them) are kept
+    in ``node.meta['value']``, so slices bounded by them can be followed.
+    """
     from torch.fx.passes.shape_prop import ShapeProp
 
+    class ShapeAndSizeProp(ShapeProp):
+        def run_node(self, n: torch.fx.Node) -> Any:
+            result = super().run_node(n)
+            if isinstance(result, int):
+                n.meta["value"] = result
+            return result
+
     params = list(gm.parameters()) + list(gm.buffers())
+    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)  # a float64 model takes float64
     try:
         if all(p.is_meta for p in params):
-            ShapeProp(gm).propagate(torch.empty(1, *input_size, device="meta"))
+            ShapeAndSizeProp(gm).propagate(torch.empty(1, *input_size, dtype=dtype, device="meta"))
         else:
             from torch._subclasses.fake_tensor import FakeTensorMode
 
             mode = FakeTensorMode(allow_non_fake_inputs=True)
             device = params[0].device if params else torch.device("cpu")
-            ShapeProp(gm, fake_mode=mode).propagate(torch.empty(1, *input_size, device=device))
+            ShapeAndSizeProp(gm, fake_mode=mode).propagate(torch.empty(1, *input_size, dtype=dtype, device=device))
     except ConvzooError:
         raise
     except Exception as exc:
         raise ReceptiveFieldError(
             f"cannot run {type(gm).__name__} on a 1x{'x'.join(map(str, input_size))} input to measure shapes: {exc}"
         ) from exc
+
+
+def _known(value: Any) -> Any:
+    """An integer node's value measured by shape propagation; anything else as it is."""
+    if isinstance(value, torch.fx.Node) and isinstance(value.meta.get("value"), int):
+        return value.meta["value"]
+    return value
 
 
 def _shape(node: Any) -> tuple[int, ...] | None:
@@ -635,9 +654,11 @@ class _Propagator:
             return self.shape_rule(node, state, parent)
         axes = list(state)
         for axis, item in enumerate(index[len(shape) - self.ndim :]):
+            if isinstance(item, slice):  # bounds computed from sizes (a UNet's centre crop) are known by now
+                item = slice(*(_known(bound) for bound in (item.start, item.stop, item.step)))
             if item == slice(None) or axes[axis].is_global:
                 continue
-            if not isinstance(item, slice) or isinstance(item.start, torch.fx.Node):
+            if not isinstance(item, slice) or any(isinstance(b, torch.fx.Node) for b in (item.start, item.stop)):
                 return self.shape_rule(node, state, parent)
             start, _, step = item.indices(shape[len(shape) - self.ndim + axis])
             a = axes[axis]

@@ -261,6 +261,54 @@ def test_transposed_conv_by_gradient():
     assert max(sizes) == output_rf(model, (1, 16, 16)).size
 
 
+class TinyUNet(nn.Module):
+    """The original UNet's pattern on one level: valid 3x3 convs, a 2x2 max-pool, a 2x2 up-conv,
+    the skip centre-cropped to the decoder's size (offset computed from the shapes), concatenated."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3), nn.ReLU())
+        self.pool = nn.MaxPool2d(2)
+        self.bottom = nn.Sequential(nn.Conv2d(1, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3), nn.ReLU())
+        self.up = nn.ConvTranspose2d(1, 1, 2, stride=2)
+        self.decoder = nn.Sequential(nn.Conv2d(2, 1, 3), nn.ReLU(), nn.Conv2d(1, 1, 3))
+
+    def forward(self, x):
+        skip = self.encoder(x)
+        up = self.up(self.bottom(self.pool(skip)))
+        top = (skip.shape[-2] - up.shape[-2]) // 2
+        left = (skip.shape[-1] - up.shape[-1]) // 2
+        crop = skip[:, :, top:top + up.shape[-2], left:left + up.shape[-1]]
+        return self.decoder(torch.cat([crop, up], dim=1))
+
+
+def test_unet_encoder_decoder_by_graph_and_gradient():
+    model = TinyUNet().double().eval()
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.constant_(m.weight, 0.1)
+            nn.init.zeros_(m.bias)
+    side = 36  # valid: 36 -> 32 -> 16 -> 12 -> 24, skip cropped 32 -> 24, decoder 24 -> 20
+    rf = output_rf(model, (1, side, side))
+    # Encoder 3 -> 5, pool 6 (jump 2), bottom 6 + 2*2 + 2*2 = 14; the up-conv (k = s: one tap) takes
+    # the jump back to 1 and keeps 14; the decoder's two 3x3 convs add 4. The cropped skip (5) is smaller.
+    assert (rf.size, rf.jump) == (18, 1)
+    model.pool = nn.AvgPool2d(2)  # a max-pool's gradient reaches only one pixel of a window
+    x = torch.ones(1, 1, side, side, dtype=torch.float64, requires_grad=True)
+    y = model(x)
+    sizes, centres = [], []
+    for col in (9, 10):  # both phases of the up-conv
+        x.grad = None
+        y[0, 0, 10, col].backward(retain_graph=True)
+        cols = torch.nonzero(x.grad[0, 0].abs().sum(dim=0)).flatten()
+        sizes.append(int(cols.max() - cols.min() + 1))
+        centres.append(float(cols.min() + cols.max()) / 2)
+    assert max(sizes) == rf.size
+    # The up-conv's two phases sit half a pixel either side of the continuous placement the
+    # graph gives (see the transposed-conv convention in receptive_field.py): they average to it.
+    assert sum(centres) / 2 == rf.offset + 9.5 * rf.jump
+
+
 def test_upsample():
     conv = nn.Conv2d(1, 1, 3, padding=1)
     nearest = output_rf(nn.Sequential(conv, nn.Upsample(scale_factor=2)))
