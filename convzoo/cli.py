@@ -43,6 +43,14 @@ def parse_shape(text: str) -> tuple[int, int, int]:
     return tuple(int(part) for part in parts)  # type: ignore[return-value]
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``"56x56"`` -> ``(56, 56)``."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(f"bad size {text!r}: expected HxW such as 56x56")
+    return int(parts[0]), int(parts[1])
+
+
 def _positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
@@ -224,6 +232,13 @@ def cmd_explain(args: argparse.Namespace) -> None:
     print(explain_topic(args.topic))
 
 
+def cmd_ops(args: argparse.Namespace) -> None:
+    from convzoo.analysis.operators import format_operator_table, operator_table
+
+    rows = operator_table(args.in_channels, args.out_channels, args.kernel, args.size)
+    print(format_operator_table(rows, args.in_channels, args.out_channels, args.kernel, args.size))
+
+
 def _flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
     """A training flag whose default is ``None``, so recipes and defaults fill what is not given."""
     parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
@@ -358,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     explain = commands.add_parser("explain", help="a design comparison of the course, with computed numbers")
     explain.add_argument("topic", help="bottleneck, stacked-3x3, depthwise-separable, grouped, spatially-separable")
     explain.set_defaults(run=cmd_explain)
+
+    ops = commands.add_parser("ops", help="every convolution operator's parameters and MACs beside a standard conv")
+    ops.add_argument("--in-channels", type=_positive_int, default=64)
+    ops.add_argument("--out-channels", type=_positive_int, default=64)
+    ops.add_argument("--kernel", type=_positive_int, default=3, help="kernel side of the standard conv")
+    ops.add_argument("--size", type=parse_size, default=(56, 56), help="input HxW (default 56x56)")
+    ops.set_defaults(run=cmd_ops)
 
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)
