@@ -26,7 +26,8 @@ Conventions:
       element; adaptive pooling one op per input element; a functional point-wise
       ATen op (``x + identity``) one op per output element.
     * **Conv** ``MACs = output elements x in_channels / groups x prod(kernel)``
-      (dilation changes only the output size); **ConvTranspose**
+      (dilation changes only the output size; the same for a deformable conv,
+      ``torchvision::deform_conv2d``, whose interpolation is not counted); **ConvTranspose**
       ``MACs = input elements x out_channels / groups x prod(kernel)``; **Linear**
       ``MACs = output elements x in_features`` (any leading dimensions).
     * ``activation_bytes``: the sum, over leaf-layer calls, of the bytes of their
@@ -341,6 +342,16 @@ for _name in (
 
 _CONV_OPS = {aten.convolution.default}
 
+
+def _deform_conv2d_macs(args: tuple) -> int:
+    """torchvision::deform_conv2d(input, weight, offset, ...): a conv whose taps read interpolated points."""
+    x, weight, offset = args[0], args[1], args[2]
+    return x.shape[0] * weight.shape[0] * _numel(offset.shape[-2:]) * _numel(weight.shape[1:])
+
+
+# Dense ops of other libraries, by name: they exist in torch.ops only once that library is imported.
+_NAMED_DENSE_OPS: dict[str, Callable[[tuple], int]] = {"torchvision::deform_conv2d": _deform_conv2d_macs}
+
 # Ops that move no data or only copy it: never counted, never reported.
 _FREE_OPS = {
     "view",
@@ -486,6 +497,8 @@ class _Profiler:
             return  # inside a module whose formula counts everything
         if func in _DENSE_OPS:
             macs, other = _DENSE_OPS[func](args), 0
+        elif func.name() in _NAMED_DENSE_OPS:
+            macs, other = _NAMED_DENSE_OPS[func.name()](args), 0
         elif func in _CONV_OPS:
             x, w, transposed = args[0], args[1], bool(args[6])
             if transposed:
