@@ -6,7 +6,8 @@ beside the dense ``k x k`` conv it stands in for, so the savings each operator c
 be read off. Every builder keeps the spatial size (stride 1, "same" padding) and maps
 ``in_channels`` to ``out_channels``; where an operator only changes the channels' spatial
 mixing (depthwise kinds), a 1x1 conv after it does the channel mixing, as the networks
-that use them do.
+that use them do. The 3-D operators (:mod:`convzoo.ops.conv3d`) and the point-cloud
+spherical conv take other inputs and are not in this table.
 """
 
 from __future__ import annotations
@@ -17,8 +18,12 @@ from typing import Callable
 from torch import nn
 
 from convzoo.ops.channel_shuffle import ChannelShuffle
+from convzoo.ops.deform_conv import DeformConv2d
 from convzoo.ops.depthwise_separable import DepthwiseSeparableConv2d
+from convzoo.ops.large_kernel import LargeKernelConv2d
 from convzoo.ops.mixconv import MixConv2d
+from convzoo.ops.spatially_separable import FilterwiseSeparableConv2d, SpatiallySeparableConv2d
+from convzoo.ops.transposed import ConvTranspose2dAsConv
 
 __all__ = ["OPERATORS", "OperatorEntry", "standard_conv"]
 
@@ -62,6 +67,12 @@ def _mixconv(in_channels: int, out_channels: int, kernel_size: int) -> nn.Module
     return nn.Sequential(MixConv2d(in_channels, in_channels, kernels), _pointwise(in_channels, out_channels))
 
 
+def _large_kernel(in_channels: int, out_channels: int, kernel_size: int) -> nn.Module:
+    strip = min(5, kernel_size)  # SLaK's 5-wide strips and 5x5 small kernel, narrower for small k
+    depthwise = LargeKernelConv2d(in_channels, kernel_size=kernel_size, strip_width=strip, small_kernel_size=strip)
+    return nn.Sequential(depthwise, _pointwise(in_channels, out_channels))
+
+
 OPERATORS: tuple[OperatorEntry, ...] = (
     OperatorEntry("Conv2d", "the dense k x k conv every row is compared with", standard_conv),
     OperatorEntry("Conv2d 1x1", "pointwise: channel mixing only, no spatial context",
@@ -71,4 +82,18 @@ OPERATORS: tuple[OperatorEntry, ...] = (
     OperatorEntry("DepthwiseSeparableConv2d", "depthwise k x k, then pointwise 1x1 (Xception, MobileNet)",
                   lambda i, o, k: DepthwiseSeparableConv2d(i, o, k)),
     OperatorEntry("MixConv2d", "depthwise 3x3 .. k x k on equal channel groups, then 1x1 (MixNet)", _mixconv),
+    OperatorEntry("SpatiallySeparableConv2d", "k x 1 conv to out_channels maps, then 1 x k (Inception-v3)",
+                  lambda i, o, k: SpatiallySeparableConv2d(i, o, k)),
+    OperatorEntry("FilterwiseSeparableConv2d", "every k x k filter a rank-1 outer product (grouped k x 1, 1 x k)",
+                  lambda i, o, k: FilterwiseSeparableConv2d(i, o, k)),
+    OperatorEntry("Conv2d dilation=2", "the same k x k taps spread over 2(k - 1) + 1 pixels: same cost, wider field",
+                  lambda i, o, k: nn.Conv2d(i, o, k, padding=k - 1, dilation=2, bias=False)),
+    OperatorEntry("ConvTranspose2dAsConv", "stride-1 transposed conv, computed as a conv over the zero-inserted input",
+                  lambda i, o, k: ConvTranspose2dAsConv(i, o, k, padding=k // 2, bias=False)),
+    OperatorEntry("DeformConv2d", "v1: every tap samples at a learned offset (+ the offset-predicting conv)",
+                  lambda i, o, k: DeformConv2d(i, o, k, bias=False)),
+    OperatorEntry("DeformConv2d modulated", "v2: learned offsets and modulation masks",
+                  lambda i, o, k: DeformConv2d(i, o, k, bias=False, modulated=True)),
+    OperatorEntry("LargeKernelConv2d", "SLaK: depthwise k x s, s x k, s x s branches with BN (s = min(5, k)), then 1x1",
+                  _large_kernel),
 )
