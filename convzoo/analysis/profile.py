@@ -49,6 +49,8 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from convzoo.ops.channel_shuffle import ChannelShuffle
+
 __all__ = ["LayerStats", "Coverage", "ProfileResult", "profile", "format_profile"]
 
 logger = logging.getLogger(__name__)
@@ -229,7 +231,8 @@ _register(
 )
 _register([nn.Linear], macs=_linear_macs)
 _register(
-    [nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout]
+    [nn.Identity, nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+     nn.ChannelShuffle, ChannelShuffle]
 )
 _register(
     [
@@ -392,6 +395,12 @@ _FREE_OPS = {
     "lift_fresh",
     "index_put",
     "_index_put_impl",
+    "index_select",
+    "gather",
+    "flip",
+    "constant_pad_nd",
+    "channel_shuffle",
+    "native_channel_shuffle",
     "as_strided",
     "narrow",
     "lift_fresh_copy",
