@@ -15,12 +15,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+import torch
 from torch import nn
 
 from convzoo.ops.channel_shuffle import ChannelShuffle
 from convzoo.ops.deform_conv import DeformConv2d
 from convzoo.ops.depthwise_separable import DepthwiseSeparableConv2d
 from convzoo.ops.large_kernel import LargeKernelConv2d
+from convzoo.ops.learned_group_conv import LearnedGroupConv2d
 from convzoo.ops.mixconv import MixConv2d
 from convzoo.ops.spatially_separable import FilterwiseSeparableConv2d, SpatiallySeparableConv2d
 from convzoo.ops.transposed import ConvTranspose2dAsConv
@@ -73,6 +75,17 @@ def _large_kernel(in_channels: int, out_channels: int, kernel_size: int) -> nn.M
     return nn.Sequential(depthwise, _pointwise(in_channels, out_channels))
 
 
+def _condensed(in_channels: int, out_channels: int, kernel_size: int, groups: int = 4) -> nn.Module:
+    """CondenseNet's learned group conv after all its condensing stages, in its test-time form."""
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"needs channels divisible by {groups}")
+    with torch.device("cpu"):  # condensing reads the weights' magnitudes, which the meta device has not
+        learned = LearnedGroupConv2d(in_channels, out_channels, kernel_size, groups=groups)
+        for _ in range(learned.num_stages):
+            learned.condense_step()
+        return learned.to_grouped()
+
+
 OPERATORS: tuple[OperatorEntry, ...] = (
     OperatorEntry("Conv2d", "the dense k x k conv every row is compared with", standard_conv),
     OperatorEntry("Conv2d 1x1", "pointwise: channel mixing only, no spatial context",
@@ -94,6 +107,8 @@ OPERATORS: tuple[OperatorEntry, ...] = (
                   lambda i, o, k: DeformConv2d(i, o, k, bias=False)),
     OperatorEntry("DeformConv2d modulated", "v2: learned offsets and modulation masks",
                   lambda i, o, k: DeformConv2d(i, o, k, bias=False, modulated=True)),
+    OperatorEntry("LearnedGroupConv2d", "CondenseNet, condensed: 1/4 of the inputs per group of 4, grouped conv, shuffle",
+                  _condensed),
     OperatorEntry("LargeKernelConv2d", "SLaK: depthwise k x s, s x k, s x s branches with BN (s = min(5, k)), then 1x1",
                   _large_kernel),
 )
