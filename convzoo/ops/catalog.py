@@ -19,8 +19,10 @@ import torch
 from torch import nn
 
 from convzoo.ops.channel_shuffle import ChannelShuffle
+from convzoo.ops.channelwise import ChannelWiseConv
 from convzoo.ops.deform_conv import DeformConv2d
 from convzoo.ops.depthwise_separable import DepthwiseSeparableConv2d
+from convzoo.ops.dynamic_conv import CondConv2d, DynamicConv2d
 from convzoo.ops.large_kernel import LargeKernelConv2d
 from convzoo.ops.learned_group_conv import LearnedGroupConv2d
 from convzoo.ops.mixconv import MixConv2d
@@ -107,6 +109,12 @@ OPERATORS: tuple[OperatorEntry, ...] = (
                   lambda i, o, k: DeformConv2d(i, o, k, bias=False)),
     OperatorEntry("DeformConv2d modulated", "v2: learned offsets and modulation masks",
                   lambda i, o, k: DeformConv2d(i, o, k, bias=False, modulated=True)),
+    OperatorEntry("CondConv2d", "per-example kernel: sigmoid-routed mix of 4 expert k x k kernels",
+                  lambda i, o, k: CondConv2d(i, o, k, num_experts=4, bias=False)),
+    OperatorEntry("DynamicConv2d", "per-example kernel: softmax(z / tau) attention over 4 k x k kernels",
+                  lambda i, o, k: DynamicConv2d(i, o, k, num_kernels=4, bias=False)),
+    OperatorEntry("ChannelWiseConv", "ChannelNets: one 1-D kernel of C_in - C_out + 1 taps slid along the channels",
+                  lambda i, o, k: ChannelWiseConv.between(i, o)),
     OperatorEntry("LearnedGroupConv2d", "CondenseNet, condensed: 1/4 of the inputs per group of 4, grouped conv, shuffle",
                   _condensed),
     OperatorEntry("LargeKernelConv2d", "SLaK: depthwise k x s, s x k, s x s branches with BN (s = min(5, k)), then 1x1",

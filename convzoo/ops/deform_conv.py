@@ -57,7 +57,6 @@ import torch
 import torch.fx
 from torch import nn
 from torch.nn.modules.utils import _pair
-from torchvision.ops import deform_conv2d
 
 __all__ = ["DeformConv2d"]
 
@@ -72,7 +71,13 @@ def _deform_conv2d(
     dilation: tuple[int, int],
     mask: torch.Tensor | None,
 ) -> torch.Tensor:
-    """:func:`torchvision.ops.deform_conv2d`, kept as one leaf call under torch.fx (it branches on shapes)."""
+    """:func:`torchvision.ops.deform_conv2d`, kept as one leaf call under torch.fx (it branches on shapes).
+
+    torchvision is imported here, on first use: importing it takes over a second, which
+    ``import convzoo`` should not pay for every command.
+    """
+    from torchvision.ops import deform_conv2d
+
     return deform_conv2d(x, offset, weight, bias, stride=stride, padding=padding, dilation=dilation, mask=mask)
 
 

@@ -12,7 +12,7 @@ from convzoo.ops.depthwise_separable import separable_cost_ratio
 
 
 @pytest.mark.parametrize("entry", OPERATORS, ids=[entry.name for entry in OPERATORS])
-@pytest.mark.parametrize("in_channels, out_channels, kernel_size", [(16, 32, 3), (32, 32, 7)])
+@pytest.mark.parametrize("in_channels, out_channels, kernel_size", [(32, 16, 3), (32, 32, 7)])
 def test_every_operator_maps_the_same_shapes(entry, in_channels, out_channels, kernel_size):
     x = torch.randn(2, in_channels, 15, 15)
     reference = standard_conv(in_channels, out_channels, kernel_size)
@@ -22,12 +22,13 @@ def test_every_operator_maps_the_same_shapes(entry, in_channels, out_channels, k
 
 
 def test_table_rows_and_ratios():
-    rows = {row.name: row for row in operator_table(64, 128, 3, (28, 28))}
+    rows = {row.name: row for row in operator_table(128, 64, 3, (28, 28))}
     assert set(rows) == {entry.name for entry in OPERATORS}
     conv = rows["Conv2d"]
     assert conv.params == 64 * 128 * 9 and conv.macs == conv.params * 28 * 28 and conv.macs_ratio == 1
     separable = rows["DepthwiseSeparableConv2d"]
-    assert separable.macs_ratio == pytest.approx(float(separable_cost_ratio(128, 3)))
+    assert separable.macs_ratio == pytest.approx(float(separable_cost_ratio(64, 3)))
+    assert rows["ChannelWiseConv"].params == 128 - 64 + 1  # whatever the widths: one kernel along the channels
     assert rows["Conv2d 1x1"].params_ratio == pytest.approx(1 / 9)
 
 
