@@ -13,9 +13,12 @@ from convzoo.models import (  # noqa: F401  (registration)
     mobilenet_v1,
     mobilenet_v2,
     resnet,
+    resnest,
     resnext,
+    senet,
     shufflenet,
     shufflenetv2,
+    sknet,
     vgg,
     xception,
 )

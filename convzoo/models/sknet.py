@@ -1,0 +1,1 @@
+"""Placeholder: a helper is writing this family now."""
