@@ -47,6 +47,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
+from convzoo.blocks.residual import _check_shortcut
 from convzoo.ops.conv_norm_act import ConvNormAct
 
 __all__ = ["SelectiveKernel", "SelectiveKernelAttention", "SelectiveKernelBasic", "SelectiveKernelBottleneck"]
@@ -158,14 +159,6 @@ class SelectiveKernel(nn.Module):
         u = torch.stack(branches, dim=1)  # split: (B, M, C, H', W')
         weights = self.attn(u)  # fuse and select: (B, M, C, 1, 1)
         return (u * weights).sum(dim=1)  # Eq. (6): (B, C, H', W')
-
-
-def _check_shortcut(in_channels: int, out_channels: int, stride: int, downsample: nn.Module | None) -> None:
-    if downsample is None and (stride != 1 or in_channels != out_channels):
-        raise ValueError(
-            f"a block from {in_channels} to {out_channels} channels with stride {stride} needs a "
-            f"`downsample` module for its shortcut"
-        )
 
 
 class SelectiveKernelBasic(nn.Module):

@@ -23,6 +23,15 @@ The submodules are ``fc1`` and ``fc2``, the keys of torchvision's ``SqueezeExcit
 (in EfficientNet and MobileNetV3) and of timm's ``SEModule`` (in SE-ResNets), so their
 checkpoints load unmapped. The activation ``delta`` (ReLU in SENet, SiLU in EfficientNet)
 and the gate ``sigma`` (a sigmoid; a hard sigmoid in MobileNetV3) are injectable.
+
+SENet itself states the width as a reduction ratio ``r`` (``r = 16`` by default, Sec. 6.1):
+:meth:`SqueezeExcite.with_reduction` builds the module from ``C`` and ``r``, and
+:func:`se_layer` returns a factory of one argument, the channel count, which is what the
+``attn_layer`` option of :class:`~convzoo.blocks.residual.Bottleneck` and
+:class:`~convzoo.models.resnet.ResNet` expects. ``C / r`` is rounded to the nearest multiple
+of ``divisor`` (at least ``divisor``); ``divisor=1`` is the paper's plain ``C / r``, and
+``divisor=8`` is timm's rule for its SE-ResNets (``make_divisible(C / 16, 8,
+round_limit=0)``). The two agree on every width of the SE-ResNets (256 to 2048 channels).
 """
 
 from __future__ import annotations
@@ -33,9 +42,16 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["SqueezeExcite"]
+__all__ = ["SqueezeExcite", "reduced_width", "se_layer"]
 
 LayerFactory = Callable[..., nn.Module]
+
+
+def reduced_width(channels: int, reduction: float = 16, divisor: int = 1) -> int:
+    """``channels / reduction`` rounded to the nearest multiple of ``divisor``, and at least ``divisor``."""
+    if reduction <= 0 or divisor < 1:
+        raise ValueError(f"reduction must be positive and divisor at least 1, got {reduction} and {divisor}")
+    return max(divisor, int(channels / reduction + divisor / 2) // divisor * divisor)
 
 
 class SqueezeExcite(nn.Module):
@@ -67,7 +83,34 @@ class SqueezeExcite(nn.Module):
         self.fc2 = nn.Conv2d(reduced_channels, channels, kernel_size=1, bias=True)
         self.gate = gate_layer()
 
+    @classmethod
+    def with_reduction(
+        cls,
+        channels: int,
+        reduction: float = 16,
+        divisor: int = 1,
+        act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+        gate_layer: LayerFactory = nn.Sigmoid,
+    ) -> SqueezeExcite:
+        """SE with SENet's reduction ratio: a bottleneck of ``channels / reduction`` (see :func:`reduced_width`)."""
+        return cls(channels, reduced_width(channels, reduction, divisor), act_layer=act_layer, gate_layer=gate_layer)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         z = x.mean((2, 3), keepdim=True)  # (B, C, 1, 1), squeeze: Eq. (2)
         s = self.gate(self.fc2(self.act(self.fc1(z))))  # (B, C, 1, 1), excitation: Eq. (3)
         return x * s  # (B, C, H, W), scale: Eq. (4)
+
+
+def se_layer(
+    reduction: float = 16,
+    divisor: int = 1,
+    act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+    gate_layer: LayerFactory = nn.Sigmoid,
+) -> Callable[[int], SqueezeExcite]:
+    """A factory ``channels -> SqueezeExcite`` with reduction ``r``, for ``attn_layer=`` options.
+
+    Example: ``ResNet(Bottleneck, (3, 4, 6, 3), attn_layer=se_layer(16))`` is SE-ResNet-50.
+    """
+    return partial(
+        SqueezeExcite.with_reduction, reduction=reduction, divisor=divisor, act_layer=act_layer, gate_layer=gate_layer
+    )
