@@ -45,6 +45,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from convzoo.blocks.attention import get_attn
 from convzoo.blocks.residual import BasicBlock, Bottleneck, conv1x1
 from convzoo.models._classifier import ImageClassifier, classifier_layer
 from convzoo.registry import Paper, register_model
@@ -97,7 +98,8 @@ class ResNet(ImageClassifier):
         norm_layer: builds a norm from a channel count.
         act_layer: builds an activation from no arguments.
         attn_layer: builds an attention module from a channel count, applied in every
-            block to the residual branch before the addition; ``None`` for none.
+            block to the residual branch before the addition, or the name of one
+            (:func:`convzoo.blocks.attention.get_attn`: ``"se"``, ``"cbam"``, ...); ``None`` for none.
 
     Shape:
         - Input: ``(B, in_chans, H, W)``, any ``H, W >= 1``
@@ -120,7 +122,7 @@ class ResNet(ImageClassifier):
         zero_init_residual: bool = False,
         norm_layer: LayerFactory = nn.BatchNorm2d,
         act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
-        attn_layer: LayerFactory | None = None,
+        attn_layer: LayerFactory | str | None = None,
     ) -> None:
         super().__init__()
         if len(layers) != 4:
@@ -140,6 +142,8 @@ class ResNet(ImageClassifier):
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
         self.feature_info = [dict(num_chs=64, reduction=2, module="act1")]
 
+        if isinstance(attn_layer, str):
+            attn_layer = get_attn(attn_layer)
         block_options = dict(
             groups=groups, base_width=width_per_group, norm_layer=norm_layer,
             act_layer=act_layer, attn_layer=attn_layer,
