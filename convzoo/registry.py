@@ -193,10 +193,13 @@ class _SkipValuesOnMeta(TorchFunctionMode):
     """
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = getattr(func, "__name__", "")
-        if name in _VALUE_ONLY_OPS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
-            return args[0]
-        return func(*args, **(kwargs or {}))
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") in _VALUE_ONLY_OPS:
+            # torch.nn.init functions arrive with every argument as a keyword (tensor=...)
+            target = args[0] if args else kwargs.get("tensor")
+            if isinstance(target, torch.Tensor) and target.is_meta:
+                return target
+        return func(*args, **kwargs)
 
 
 def meta_model(name: str, **kwargs: Any) -> nn.Module:

@@ -45,3 +45,19 @@ def test_model_card_facts():
     assert card["torchvision_name"] == "resnet50"
     assert card["paper"]["year"] == 2016
     assert convzoo.model_card("lenet5")["params"] == 61_706
+
+
+def test_meta_models_skip_initialisation_without_importing_dynamo():
+    """Initialisers given keyword arguments (nn.init.normal_(tensor=...)) are skipped on meta too;
+    running them would import torch._dynamo, seconds that `convzoo list` and `info` should not pay."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, convzoo\n"
+        "from convzoo.registry import meta_model\n"
+        "for name in ('alexnet_2012', 'resnet50', 'efficientnet_b0', 'inception_v3'):\n"
+        "    meta_model(name)\n"
+        "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
