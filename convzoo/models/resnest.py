@@ -40,11 +40,10 @@ from __future__ import annotations
 from functools import partial
 from typing import Any, Callable, Sequence
 
-import torch
 from torch import nn
 
 from convzoo.blocks.split_attention import ResNeStBottleneck
-from convzoo.models._classifier import ImageClassifier, classifier_layer
+from convzoo.models.resnet import STAGE_STRIDES, STAGE_WIDTHS, ResNetLayout
 from convzoo.registry import Paper, register_model
 
 __all__ = ["ResNeSt", "resnest50d", "resnest101e"]
@@ -64,11 +63,7 @@ PAPER = Paper(
 
 DEVIATIONS = "None in the architecture; timm's layout and keys (deep stem, avg_down shortcuts, avd after the split attention)."
 
-STAGE_WIDTHS = (64, 128, 256, 512)
-STAGE_STRIDES = (1, 2, 2, 2)
-
-
-class ResNeSt(ImageClassifier):
+class ResNeSt(ResNetLayout):
     """A ResNet-D with split-attention bottlenecks: deep stem, four stages, average pool, linear layer.
 
     Args:
@@ -144,42 +139,7 @@ class ResNeSt(ImageClassifier):
             self.feature_info.append(dict(num_chs=out_channels, reduction=reduction, module=f"layer{index + 1}"))
             in_channels = out_channels
 
-        self.num_features = in_channels
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = classifier_layer(self.num_features, num_classes)
-        self._init_weights(zero_init_residual)
-
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        if zero_init_residual:
-            for module in self.modules():
-                if hasattr(module, "zero_init_last"):
-                    module.zero_init_last()
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        # Shapes for ResNeSt-50 at 224x224.
-        x = self.act1(self.bn1(self.conv1(x)))  # (B, 64, 112, 112)
-        x = self.maxpool(x)  # (B, 64, 56, 56)
-        x = self.layer1(x)  # (B, 256, 56, 56)
-        x = self.layer2(x)  # (B, 512, 28, 28)
-        x = self.layer3(x)  # (B, 1024, 14, 14)
-        return self.layer4(x)  # (B, 2048, 7, 7)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # (B, 2048)
-        return x if pre_logits else self.fc(x)  # (B, num_classes)
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.fc = classifier_layer(self.num_features, num_classes)
+        self._add_head(in_channels, num_classes, zero_init_residual)
 
 
 def avg_down_shortcut(in_channels: int, out_channels: int, stride: int, norm_layer: LayerFactory) -> nn.Sequential:

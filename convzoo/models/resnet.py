@@ -50,7 +50,7 @@ from convzoo.blocks.residual import BasicBlock, Bottleneck, conv1x1
 from convzoo.models._classifier import ImageClassifier, classifier_layer
 from convzoo.registry import Paper, register_model
 
-__all__ = ["ResNet", "TABLE_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+__all__ = ["ResNet", "ResNetLayout", "TABLE_1", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
 
 LayerFactory = Callable[..., nn.Module]
 Block = type[BasicBlock] | type[Bottleneck]
@@ -82,7 +82,55 @@ STAGE_WIDTHS = (64, 128, 256, 512)
 STAGE_STRIDES = (1, 2, 2, 2)
 
 
-class ResNet(ImageClassifier):
+class ResNetLayout(ImageClassifier):
+    """What every network of the ResNet layout shares (ResNet, ResNeXt, ResNeSt): the forward
+    pass through ``conv1``, ``bn1``, ``act1``, ``maxpool``, ``layer1``..``layer4``, and the
+    head of ``avgpool`` and ``fc``. Subclasses build those submodules, then call
+    :meth:`_add_head`.
+    """
+
+    def _add_head(self, in_channels: int, num_classes: int, zero_init_residual: bool) -> None:
+        self.num_features = in_channels
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = classifier_layer(self.num_features, num_classes)
+        self._init_weights(zero_init_residual)
+
+    def _init_weights(self, zero_init_residual: bool) -> None:
+        # He et al.'s initialisation for the convs (the paper's ref. [13]), in torchvision's fan-out mode.
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+        if zero_init_residual:
+            for module in self.modules():
+                if hasattr(module, "zero_init_last"):
+                    module.zero_init_last()
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        # Shapes for ResNet-50 (and ResNeSt-50) at 224x224.
+        x = self.act1(self.bn1(self.conv1(x)))  # (B, 64, 112, 112)
+        x = self.maxpool(x)  # (B, 64, 56, 56)
+        x = self.layer1(x)  # (B, 256, 56, 56)
+        x = self.layer2(x)  # (B, 512, 28, 28)
+        x = self.layer3(x)  # (B, 1024, 14, 14)
+        return self.layer4(x)  # (B, 2048, 7, 7)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = torch.flatten(self.avgpool(x), 1)  # (B, 2048)
+        return x if pre_logits else self.fc(x)  # (B, num_classes)
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.fc = classifier_layer(self.num_features, num_classes)
+
+
+
+class ResNet(ResNetLayout):
     """A residual network: stem, four stages of residual blocks, average pool, linear layer.
 
     Args:
@@ -163,43 +211,7 @@ class ResNet(ImageClassifier):
             self.feature_info.append(dict(num_chs=out_channels, reduction=reduction, module=f"layer{index + 1}"))
             in_channels = out_channels
 
-        self.num_features = in_channels
-        self.avgpool = nn.AdaptiveAvgPool2d(1)
-        self.fc = classifier_layer(self.num_features, num_classes)
-        self._init_weights(zero_init_residual)
-
-    def _init_weights(self, zero_init_residual: bool) -> None:
-        # He et al.'s initialisation for the convs (the paper's ref. [13]), in torchvision's fan-out mode.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-        if zero_init_residual:
-            for module in self.modules():
-                if hasattr(module, "zero_init_last"):
-                    module.zero_init_last()
-
-    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        # Shapes for ResNet-50 at 224x224.
-        x = self.act1(self.bn1(self.conv1(x)))  # (B, 64, 112, 112)
-        x = self.maxpool(x)  # (B, 64, 56, 56)
-        x = self.layer1(x)  # (B, 256, 56, 56)
-        x = self.layer2(x)  # (B, 512, 28, 28)
-        x = self.layer3(x)  # (B, 1024, 14, 14)
-        return self.layer4(x)  # (B, 2048, 7, 7)
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        x = torch.flatten(self.avgpool(x), 1)  # (B, 2048)
-        return x if pre_logits else self.fc(x)  # (B, num_classes)
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int) -> None:
-        self.num_classes = num_classes
-        self.fc = classifier_layer(self.num_features, num_classes)
+        self._add_head(in_channels, num_classes, zero_init_residual)
 
 
 def _make_stage(
