@@ -79,8 +79,10 @@ def test_open_gates_reduce_seresnet_to_resnet():
     randomise_norms(plain)
     model = load_weights(empty_model(seresnet50), plain.state_dict(), strict=False)
     for module in model.modules():
-        if isinstance(module, SqueezeExcite):
-            nn.init.zeros_(module.fc2.weight)
+        if isinstance(module, SqueezeExcite):  # not in the checkpoint, so uninitialised memory until set here
+            for layer in (module.fc1, module.fc2):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
             nn.init.constant_(module.fc2.bias, 100.0)  # sigmoid(100) == 1.0 in float32
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
