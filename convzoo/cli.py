@@ -20,10 +20,10 @@ from convzoo.errors import ConvzooError
 from convzoo.registry import get_entry, list_models, meta_model, model_card
 from convzoo.tasks.classification import ClassificationTask, top_k
 from convzoo.train.checkpoint import load_checkpoint
-from convzoo.train.classifier import train_classifier
 from convzoo.train.config import RECIPES, TrainConfig, resolve_config
 from convzoo.train.engine import evaluate
 from convzoo.train.progress import ProgressReporter
+from convzoo.train.runner import PIPELINES, train
 
 EXIT_USER_ERROR = 2
 
@@ -118,13 +118,14 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise ConvzooError("give a MODEL to train, or --resume DIR to continue a run")
     progress = ProgressReporter(sys.stdout, 0)
     if args.resume is not None:
-        result = train_classifier(progress=progress, resume=args.resume)
+        result = train(progress=progress, resume=args.resume)
         out = Path(args.resume)
     else:
         get_entry(args.model)  # an unknown name fails before anything is written
         overrides = {name: getattr(args, name) for name in TRAIN_FLAGS}
+        overrides["model_kwargs"] = dict(args.model_kwargs) if args.model_kwargs else None
         config = resolve_config(args.recipe, model=args.model, **overrides)
-        result = train_classifier(config, progress)
+        result = train(config, progress)
         out = Path(config.out)
     test = result.test_metrics
     top5 = f", top-5 {test['top5']:.2%}" if "top5" in test else ""
@@ -244,9 +245,23 @@ def _flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
     parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
 
 
+def parse_model_kwarg(text: str) -> tuple[str, object]:
+    """``"attn_layer=cbam"`` -> ``("attn_layer", "cbam")``; numbers, booleans and null are read as JSON."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.isidentifier():
+        raise argparse.ArgumentTypeError(f"bad model option {text!r}: expected NAME=VALUE such as attn_layer=cbam")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     train.add_argument("model", nargs="?", help="registered model name (not needed with --resume)")
+    _flag(train, "task", choices=sorted(PIPELINES), help=f"default: {defaults.task}")
+    _flag(train, "model_kwargs", type=parse_model_kwarg, nargs="+", metavar="NAME=VALUE",
+          help="options of the model's builder, e.g. attn_layer=cbam")
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
     train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
     data = train.add_argument_group("data")
@@ -291,7 +306,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
 
 
 TRAIN_FLAGS = (
-    "dataset", "data_dir", "download", "image_size", "augment", "workers", "epochs", "batch_size", "optimizer",
+    "task", "dataset", "data_dir", "download", "image_size", "augment", "workers", "epochs", "batch_size", "optimizer",
     "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma", "warmup_epochs",
     "label_smoothing", "clip_grad", "accum_steps", "amp", "amp_dtype", "channels_last", "compile", "device",
     "sync_bn", "pretrained", "freeze", "head_only", "seed", "deterministic", "out", "checkpoint_every",

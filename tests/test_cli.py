@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -151,3 +152,17 @@ def test_module_entry_point():
     result = subprocess.run([sys.executable, "-m", "convzoo", "info", "nosuchnet"], capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.startswith("convzoo: error: unknown model") and "Traceback" not in result.stderr
+
+
+def test_model_kwargs_reach_the_builder_and_the_checkpoint(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "resnet18", "--model-kwargs", "attn_layer=se", "--epochs", "1",
+                       "--image-size", "32", "--out", str(tmp_path))
+    assert code == 0, out
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["model_args"]["attn_layer"] == "se" and meta["task"] == "classification"
+
+
+def test_bad_model_kwargs_are_one_line_errors(capsys, tmp_path):
+    assert_one_line_error(*run(capsys, "train", "lenet5", "--model-kwargs", "bogus=1", "--out", str(tmp_path))[::2],
+                          "lenet5 cannot be built with --model-kwargs", "bogus")
+    assert_one_line_error(*run(capsys, "train", "lenet5", "--model-kwargs", "no-equals")[::2], "NAME=VALUE")

@@ -42,6 +42,7 @@ class CheckpointMeta:
     input_size: list[int]
     metrics: dict[str, float] = field(default_factory=dict)
     eval_crop_fraction: float | None = None  # see ImageSplits: how evaluation resized the images
+    task: str = "classification"  # the pipeline that trained it (convzoo.train.runner.PIPELINES)
     format_version: int = FORMAT_VERSION
 
 

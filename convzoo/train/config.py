@@ -24,6 +24,8 @@ class TrainConfig:
     """Everything that decides a classification run; the defaults are the `make run` job."""
 
     model: str = "lenet5"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)  # builder options, e.g. {"attn_layer": "cbam"}
+    task: str = "classification"  # a key of convzoo.train.runner.PIPELINES
     dataset: str = "digits"
     data_dir: str | None = None
     download: bool = False

@@ -41,7 +41,7 @@ def test_two_processes_killed_and_resumed_match_an_uninterrupted_pair(tmp_path):
     import signal
     import time
 
-    from convzoo.train.classifier import RESUME_FILE
+    from convzoo.train.runner import RESUME_FILE
     from convzoo.train.state import load_state
 
     torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc-per-node", "2", "-m", "convzoo"]

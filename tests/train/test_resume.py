@@ -9,7 +9,7 @@ import time
 
 from safetensors.torch import load_file
 
-from convzoo.train.classifier import RESUME_FILE
+from convzoo.train.runner import RESUME_FILE
 from convzoo.train.state import load_state
 
 ARGS = ["train", "lenet5", "--epochs", "3", "--batch-size", "16", "--checkpoint-every", "5"]
