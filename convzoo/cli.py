@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import fields
 from pathlib import Path
 from typing import NoReturn, Sequence
 
@@ -265,7 +266,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
     train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
     data = train.add_argument_group("data")
-    _flag(data, "dataset", choices=sorted(DATASETS), help=f"default: {defaults.dataset}")
+    _flag(data, "dataset", help=f"the task's dataset (classification: {', '.join(sorted(DATASETS))}; "
+          f"default: {defaults.dataset})")
     _flag(data, "data_dir", help="folder holding the dataset's standard files")
     _flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
     _flag(data, "image_size", type=_positive_int, help="input side (default: the dataset's, else the model's)")
@@ -305,12 +307,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     _flag(run, "checkpoint_every", type=_positive_int, help="also checkpoint every N optimiser steps")
 
 
-TRAIN_FLAGS = (
-    "task", "dataset", "data_dir", "download", "image_size", "augment", "workers", "epochs", "batch_size", "optimizer",
-    "lr", "momentum", "nesterov", "weight_decay", "schedule", "step_size", "milestones", "gamma", "warmup_epochs",
-    "label_smoothing", "clip_grad", "accum_steps", "amp", "amp_dtype", "channels_last", "compile", "device",
-    "sync_bn", "pretrained", "freeze", "head_only", "seed", "deterministic", "out", "checkpoint_every",
-)
+# Every TrainConfig field is a flag of `convzoo train`, but the model and its options, which are positional or parsed.
+TRAIN_FLAGS = tuple(f.name for f in fields(TrainConfig) if f.name not in ("model", "model_kwargs"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = commands.add_parser("eval", help="score a checkpoint on a dataset split")
     evaluation.add_argument("checkpoint", type=Path)
-    evaluation.add_argument("--dataset", choices=sorted(DATASETS), help="default: the one it was trained on")
+    evaluation.add_argument("--dataset", help="default: the one it was trained on")
     evaluation.add_argument("--data-dir", help="folder holding the dataset's standard files")
     evaluation.add_argument("--download", action="store_true", help="fetch the dataset where the machine is online")
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")

@@ -11,12 +11,22 @@ import torch
 from PIL import Image
 from torch import nn
 
-from convzoo.registry import count_parameters
+from convzoo.registry import count_parameters, get_entry, list_models
 
 __all__ = [
-    "CIFAR10_NAMES", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
+    "CIFAR10_NAMES", "classifier_names", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
     "write_cifar10", "write_folder", "write_image", "write_pickle", "FOLDER_CLASSES",
 ]
+
+
+# Tasks whose models have the classifier interface: logits (B, num_classes), forward_features,
+# forward_head, feature_info, reset_classifier. A hyperspectral classifier labels a pixel's patch.
+CLASSIFIER_TASKS = ("classification", "hyperspectral")
+
+
+def classifier_names() -> list[str]:
+    """Every registered model with the classifier interface."""
+    return [name for name in list_models() if get_entry(name).task in CLASSIFIER_TASKS]
 
 
 def state_shapes(model: nn.Module) -> dict[str, torch.Size]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import classifier_names
 
 import convzoo
 from convzoo.errors import InputShapeError
 from convzoo.models._classifier import AuxLogits
 
-MODELS = convzoo.list_models()
+MODELS = classifier_names()
 NUM_CLASSES = 7
 
 

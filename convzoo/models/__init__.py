@@ -3,8 +3,10 @@
 from convzoo.models import (  # noqa: F401  (registration)
     alexnet,
     densenet,
+    dncnn,
     efficientnet,
     googlenet,
+    hybridsn,
     inception,
     inception_v4,
     lenet,

@@ -60,6 +60,10 @@ class TrainConfig:
     freeze: str = "none"
     head_only: bool = False
 
+    # --task denoise (convzoo.train.denoiser)
+
+    # --task hyperspectral (convzoo.train.hyperspectral)
+
     seed: int = 0
     deterministic: bool = False
     out: str = "runs/latest"

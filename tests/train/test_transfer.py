@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from helpers import randomise_norms
+from helpers import classifier_names, randomise_norms
 from torch import nn
 
 import convzoo
@@ -22,7 +22,7 @@ from convzoo.train.transfer import (
     trainable_parameters,
 )
 
-MODELS = convzoo.list_models()
+MODELS = classifier_names()
 
 # The stages of ResNet-18 by state-dict prefix: the stem (feature_info "act1"), then layer1..4.
 RESNET_STAGES = (("conv1.", "bn1."), ("layer1.",), ("layer2.",), ("layer3.",), ("layer4.",))

@@ -1,0 +1,1 @@
+"""DnCNN (placeholder: being written)."""

@@ -1,0 +1,1 @@
+"""HybridSN (placeholder: being written)."""
