@@ -267,7 +267,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
     data = train.add_argument_group("data")
     _flag(data, "dataset", help=f"the task's dataset (classification: {', '.join(sorted(DATASETS))}; "
-          f"default: {defaults.dataset})")
+          "default: the task's embedded one, digits for classification)")
     _flag(data, "data_dir", help="folder holding the dataset's standard files")
     _flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
     _flag(data, "image_size", type=_positive_int, help="input side (default: the dataset's, else the model's)")

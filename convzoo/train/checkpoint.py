@@ -43,6 +43,7 @@ class CheckpointMeta:
     metrics: dict[str, float] = field(default_factory=dict)
     eval_crop_fraction: float | None = None  # see ImageSplits: how evaluation resized the images
     task: str = "classification"  # the pipeline that trained it (convzoo.train.runner.PIPELINES)
+    task_args: dict[str, Any] = field(default_factory=dict)  # what the task needs to reuse it, e.g. a noise level
     format_version: int = FORMAT_VERSION
 
 

@@ -24,14 +24,16 @@ from convzoo.train.engine import Trainer
 from convzoo.train.runner import Pipeline, build_model
 from convzoo.train.transfer import freeze, load_pretrained, parse_freeze
 
-__all__ = ["build"]
+__all__ = ["DEFAULT_DATASET", "build"]
+
+DEFAULT_DATASET = "digits"  # bundled with scikit-learn: runs offline
 
 
-def _image_size(config: TrainConfig, model: torch.nn.Module, default: int) -> int:
+def _image_size(config: TrainConfig, dataset: str, model: torch.nn.Module, default: int) -> int:
     """The side images are fed at: the flag, else the dataset's own if the model takes it, else the model's."""
     if config.image_size:
         return config.image_size
-    native = NATIVE_SIZES.get(config.dataset)
+    native = NATIVE_SIZES.get(dataset)
     fixed = getattr(model, "fixed_input_size", None)
     if native and fixed in (None, native) and native >= getattr(model, "min_input_size", 1):
         return native
@@ -43,9 +45,10 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
     in_chans, default_size, _ = entry.input_size
     with torch.device("meta"):
         probe, _ = build_model(config, in_chans)
-    image_size = _image_size(config, probe, default_size)
+    dataset = config.dataset or DEFAULT_DATASET
+    image_size = _image_size(config, dataset, probe, default_size)
     splits = load_dataset(
-        config.dataset, image_size=image_size, in_chans=in_chans, augment=config.augment,
+        dataset, image_size=image_size, in_chans=in_chans, augment=config.augment,
         data_dir=config.data_dir, download=config.download,
     )
     model, model_args = build_model(config, in_chans, len(splits.class_names))
@@ -60,7 +63,7 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
         augment=splits.augment, train_mode=frozen.train_mode,
     )
     meta = CheckpointMeta(
-        model=config.model, model_args=model_args, dataset=config.dataset, class_names=splits.class_names,
+        model=config.model, model_args=model_args, dataset=dataset, class_names=splits.class_names,
         mean=splits.mean, std=splits.std, input_size=[in_chans, image_size, image_size],
         eval_crop_fraction=splits.eval_crop_fraction,
     )

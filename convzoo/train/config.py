@@ -26,7 +26,7 @@ class TrainConfig:
     model: str = "lenet5"
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # builder options, e.g. {"attn_layer": "cbam"}
     task: str = "classification"  # a key of convzoo.train.runner.PIPELINES
-    dataset: str = "digits"
+    dataset: str | None = None  # None: the task's embedded default (classification: "digits")
     data_dir: str | None = None
     download: bool = False
     image_size: int | None = None  # None: the dataset's native size if the model takes it, else the model's
