@@ -205,6 +205,42 @@ def cmd_erf(args: argparse.Namespace) -> None:
     print(f"heatmap       {args.out}")
 
 
+def parse_query(text: str) -> tuple[float, float]:
+    """``"0.25,0.5"`` -> ``(0.25, 0.5)``: a position as fractions of the image's height and width."""
+    try:
+        row, col = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad query {text!r}: expected ROW,COL fractions such as 0.5,0.5") from None
+    if not (0 <= row <= 1 and 0 <= col <= 1):
+        raise argparse.ArgumentTypeError(f"bad query {text!r}: ROW and COL are fractions in [0, 1]")
+    return row, col
+
+
+def cmd_attention(args: argparse.Namespace) -> None:
+    from convzoo.analysis.attention_maps import capture_attention, plot_channel_weights, plot_spatial_maps
+
+    model, meta = load_checkpoint(args.checkpoint)
+    in_chans, image_size, _ = meta.input_size
+    image = load_image(args.image, in_chans=in_chans, size=image_size, mean=meta.mean, std=meta.std,
+                       crop_fraction=meta.eval_crop_fraction)
+    maps = capture_attention(model, image, query=args.query)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    title = f"{meta.model} on {args.image.name}"
+    written = []
+    if maps.channel:
+        plot_channel_weights(maps, out / "channel_weights.png", title)
+        written.append(out / "channel_weights.png")
+    if maps.spatial:
+        shown = image * torch.tensor(meta.std)[:, None, None] + torch.tensor(meta.mean)[:, None, None]
+        plot_spatial_maps(maps, shown.clamp(0, 1).squeeze(0), out / "spatial_maps.png", title)
+        written.append(out / "spatial_maps.png")
+    (out / "attention.json").write_text(json.dumps({"query": list(args.query), **maps.summary()}, indent=2) + "\n")
+    print(f"{meta.model}: {len(maps.channel)} channel attention blocks, {len(maps.spatial)} spatial maps")
+    for path in [*written, out / "attention.json"]:
+        print(f"  {path}")
+
+
 def cmd_compare(args: argparse.Namespace) -> None:
     from convzoo.analysis.compare import compare, format_comparison, matmul_gflops, plot_comparison
 
@@ -393,6 +429,16 @@ def build_parser() -> argparse.ArgumentParser:
     ops.add_argument("--kernel", type=_positive_int, default=3, help="kernel side of the standard conv")
     ops.add_argument("--size", type=parse_size, default=(56, 56), help="input HxW (default 56x56)")
     ops.set_defaults(run=cmd_ops)
+
+    attention = commands.add_parser("attention", help="a trained model's attention over one image: "
+                                    "channel weights per stage and spatial maps")
+    attention.add_argument("checkpoint", type=Path)
+    attention.add_argument("image", type=Path)
+    attention.add_argument("--out", type=Path, required=True, help="folder for the plots and attention.json")
+    attention.add_argument("--query", type=parse_query, default=(0.5, 0.5), metavar="ROW,COL",
+                           help="query position of pairwise blocks (non-local, criss-cross, DANet), as fractions "
+                                "of the image's height and width (default: the centre)")
+    attention.set_defaults(run=cmd_attention)
 
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)
