@@ -156,6 +156,9 @@ class ResNeStBottleneck(nn.Module):
         avd_first: put that pool before the split-attention conv rather than after it.
         norm_layer: builds a norm from a channel count.
         act_layer: builds an activation from no arguments.
+        attn_layer: builds an attention module from a channel count, applied to the
+            residual branch before the addition (as ResNet's ``attn_layer``, attribute
+            ``se``); ``None`` for none, as in the paper.
 
     Shape:
         - Input: ``(B, in_channels, H, W)``
@@ -177,6 +180,7 @@ class ResNeStBottleneck(nn.Module):
         avd_first: bool = False,
         norm_layer: LayerFactory = nn.BatchNorm2d,
         act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+        attn_layer: LayerFactory | None = None,
     ) -> None:
         super().__init__()
         if downsample is None and (stride != 1 or in_channels != out_channels):
@@ -198,6 +202,7 @@ class ResNeStBottleneck(nn.Module):
         self.avd_last = nn.Identity() if avd_first else _avd_pool(pool_stride)
         self.conv3 = nn.Conv2d(width, out_channels, kernel_size=1, bias=False)
         self.bn3 = norm_layer(out_channels)
+        self.se = attn_layer(out_channels) if attn_layer is not None else nn.Identity()
         self.downsample = downsample if downsample is not None else nn.Identity()
         self.act3 = act_layer()
 
@@ -211,7 +216,7 @@ class ResNeStBottleneck(nn.Module):
         out = self.avd_first(out)
         out = self.conv2(out)  # (B, width, H or H', W or W')
         out = self.avd_last(out)  # (B, width, H', W')
-        out = self.bn3(self.conv3(out))  # (B, out_channels, H', W')
+        out = self.se(self.bn3(self.conv3(out)))  # (B, out_channels, H', W')
         out += self.downsample(x)
         return self.act3(out)
 

@@ -42,6 +42,7 @@ from typing import Any, Callable, Sequence
 
 from torch import nn
 
+from convzoo.blocks.attention import get_attn
 from convzoo.blocks.split_attention import ResNeStBottleneck
 from convzoo.models.resnet import STAGE_STRIDES, STAGE_WIDTHS, ResNetLayout
 from convzoo.registry import Paper, register_model
@@ -79,6 +80,9 @@ class ResNeSt(ResNetLayout):
         zero_init_residual: zero the last norm of every block, so each starts as identity.
         norm_layer: builds a norm from a channel count.
         act_layer: builds an activation from no arguments.
+        attn_layer: an attention module on every block's residual branch before the
+            addition, by name (:func:`~convzoo.blocks.attention.get_attn`) or factory;
+            ``None`` (the paper's ResNeSt) for none. timm's ResNeSt refuses this option.
 
     Shape:
         - Input: ``(B, in_chans, H, W)``, any ``H, W >= 1``
@@ -103,6 +107,7 @@ class ResNeSt(ResNetLayout):
         zero_init_residual: bool = False,
         norm_layer: LayerFactory = nn.BatchNorm2d,
         act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+        attn_layer: LayerFactory | str | None = None,
     ) -> None:
         super().__init__()
         if len(layers) != 4:
@@ -128,7 +133,7 @@ class ResNeSt(ResNetLayout):
 
         block_options = dict(
             groups=groups, base_width=width_per_group, radix=radix, avd=avd, avd_first=avd_first,
-            act_layer=act_layer,
+            act_layer=act_layer, attn_layer=get_attn(attn_layer) if isinstance(attn_layer, str) else attn_layer,
         )
         in_channels, reduction = stem_out, 4
         for index, (num_blocks, width, stride) in enumerate(zip(layers, STAGE_WIDTHS, STAGE_STRIDES)):

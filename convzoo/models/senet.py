@@ -137,6 +137,11 @@ def se_resnet(
     """
     if placement not in PLACEMENTS:
         raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+    if "attn_layer" in kwargs:
+        raise ValueError(
+            "an SE-ResNet's attention is SE; for another attention give attn_layer to a plain ResNet, "
+            "e.g. create_model('resnet50', attn_layer='cbam')"
+        )
     block, layers = TABLE_1[depth]
     if placement == "post":
         block = _POST_SE_BLOCKS[block]

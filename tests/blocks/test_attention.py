@@ -6,7 +6,9 @@ import pytest
 import torch
 
 import convzoo
+from convzoo.blocks import CBAM
 from convzoo.blocks.attention import ATTENTION_BLOCKS, get_attn
+from convzoo.registry import get_entry
 
 
 @pytest.mark.parametrize("name", ATTENTION_BLOCKS)
@@ -31,3 +33,19 @@ def test_keyword_arguments_reach_the_block_and_unknown_names_are_listed():
     assert get_attn("se", reduction=8)(64).fc1.out_channels == 8
     with pytest.raises(ValueError, match="unknown attention 'eca'; expected one of se, sk"):
         get_attn("eca")
+
+
+RESIDUAL_FAMILIES = ("resnet", "resnext", "sknet", "resnest")
+
+
+@pytest.mark.parametrize("name", [n for n in convzoo.list_models() if get_entry(n).family in RESIDUAL_FAMILIES])
+def test_every_residual_network_takes_attn_layer(name):
+    with torch.device("meta"):
+        model = convzoo.create_model(name, attn_layer="cbam")
+    blocks = [m for m in model.modules() if hasattr(m, "se") and hasattr(m, "conv1")]
+    assert blocks and all(isinstance(block.se, CBAM) for block in blocks)
+
+
+def test_se_resnets_point_to_the_plain_resnet_for_another_attention():
+    with pytest.raises(ValueError, match="create_model\\('resnet50', attn_layer='cbam'\\)"):
+        convzoo.create_model("seresnet50", attn_layer="cbam")
