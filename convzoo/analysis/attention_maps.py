@@ -295,6 +295,9 @@ def plot_channel_weights(maps: AttentionMaps, path: str | Path, title: str = "")
 def plot_spatial_maps(maps: AttentionMaps, image: torch.Tensor, path: str | Path, title: str = "") -> None:
     """The image, then each spatial map upsampled over it; a cross marks a pairwise block's query.
 
+    Colours run from 0 to 1 for CBAM's gate and from 0 to the map's largest weight for the
+    softmax maps.
+
     Args:
         image: ``(H, W)`` or ``(3, H, W)`` with values in [0, 1] (un-normalised).
     """
@@ -320,7 +323,9 @@ def plot_spatial_maps(maps: AttentionMaps, image: torch.Tensor, path: str | Path
         upsampled = F.interpolate(spatial.weights[None, None].float(), size=(height, width), mode="bilinear",
                                   align_corners=False)[0, 0]
         axis.imshow(shown, cmap="gray")
-        axis.imshow(upsampled.numpy(), cmap="jet", alpha=0.5)
+        # A gate's scale is (0, 1); a softmax's from 0 to its largest weight, so a uniform map reads uniform.
+        vmax = 1.0 if spatial.kind == "cbam" else max(spatial.weights.max().item(), 1e-12)
+        axis.imshow(upsampled.numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=vmax)
         if spatial.query is not None and spatial.query_grid is not None:
             (row, col), (h, w) = spatial.query, spatial.query_grid
             axis.plot((col + 0.5) * width / w - 0.5, (row + 0.5) * height / h - 0.5, "w+", markersize=12)
