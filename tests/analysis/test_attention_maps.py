@@ -131,3 +131,12 @@ def test_cli_refuses_a_model_without_attention(tmp_path, capsys):
     code = main(["attention", str(checkpoint(tmp_path)), str(image), "--out", str(tmp_path / "out")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "no attention block" in err
+
+
+def test_attention_cost_doc_matches_the_library():
+    import runpy
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    table = runpy.run_path(str(root / "docs/scripts/attention_costs.py"))["attention_costs"]()
+    assert table in (root / "docs/attention.md").read_text()
