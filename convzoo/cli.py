@@ -129,14 +129,75 @@ def cmd_train(args: argparse.Namespace) -> None:
         result = train(config, progress)
         out = Path(config.out)
     test = result.test_metrics
+    if "psnr" in test:  # denoise
+        print("\n".join(_denoise_lines(test)))
+        print(f"checkpoint    {result.checkpoint}")
+        print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'denoise_sample.png'}")
+        return
     top5 = f", top-5 {test['top5']:.2%}" if "top5" in test else ""
     print(f"test accuracy {test['accuracy']:.2%}{top5}  (loss {test['loss']:.4f})")
+    if "kappa" in test:  # hyperspectral
+        print(f"test scores   {_scene_scores_line(test)}" + (f"  map {test['map']}" if "map" in test else ""))
     print(f"checkpoint    {result.checkpoint}")
     print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'confusion.png'}")
 
 
+def _scene_scores_line(test: dict) -> str:
+    """A hyperspectral report's scores as the field quotes them."""
+    return f"OA {test['accuracy']:.2%}  AA {test['average_accuracy']:.2%}  kappa {test['kappa']:.4f}"
+
+
+def _eval_hyperspectral(args: argparse.Namespace, model: torch.nn.Module, meta) -> None:
+    from convzoo.train.hyperspectral import MAP_FILE, evaluate_scene
+
+    map_path = args.out or Path(MAP_FILE)
+    result = evaluate_scene(model, meta, dataset=args.dataset, data_dir=args.data_dir, split=args.split,
+                            map_path=map_path, batch_size=args.batch_size)
+    print(f"{meta.model} on {result['settings']['dataset']} ({args.split}, {result['scored_pixels']} pixels): "
+          f"{_scene_scores_line(result)}  loss {result['loss']:.4f}")
+    print(f"map           {map_path}")
+
+
+def _denoise_lines(report: dict) -> list[str]:
+    """One line per noise level: the denoiser's average PSNR/SSIM beside the noisy input's."""
+    return [
+        f"test sigma {sigma:>3}: PSNR {row['dncnn_psnr']:.2f} dB  SSIM {row['dncnn_ssim']:.4f}  "
+        f"(noisy input {row['noisy_psnr']:.2f} dB, {row['noisy_ssim']:.4f})"
+        for sigma, row in report["by_sigma"].items()
+    ]
+
+
+def _eval_denoise(args: argparse.Namespace, model: torch.nn.Module, meta) -> None:
+    from convzoo.data.natural_images import load_denoise_images
+    from convzoo.train.denoiser import test_report
+
+    dataset = args.dataset or meta.dataset
+    images = load_denoise_images(dataset, meta.input_size[0], args.data_dir or meta.task_args.get("data_dir"))
+    split = getattr(images, args.split)
+    sigmas = tuple(args.sigma) if args.sigma else None
+    report, _ = test_report(model, split, meta.task_args.get("sigma"), sigmas=sigmas)
+    print(f"{meta.model} on {dataset} ({args.split}, {len(split)} images)")
+    print("\n".join(_denoise_lines(report)))
+
+
+def cmd_denoise(args: argparse.Namespace) -> None:
+    from convzoo.train.denoiser import denoise_file
+
+    scores = denoise_file(args.checkpoint, args.image, args.out, sigma=args.sigma, tile=args.tile, seed=args.seed)
+    if scores:
+        print(f"noisy    PSNR {scores['noisy_psnr']:.2f} dB  SSIM {scores['noisy_ssim']:.4f}")
+        print(f"denoised PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}")
+    print(f"panels   {args.out}")
+
+
 def cmd_eval(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
+    if meta.task == "hyperspectral":
+        _eval_hyperspectral(args, model, meta)
+        return
+    if meta.task == "denoise":
+        _eval_denoise(args, model, meta)
+        return
     dataset = args.dataset or meta.dataset
     in_chans, image_size, _ = meta.input_size
     splits = load_dataset(
@@ -336,6 +397,29 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     _flag(transfer, "pretrained", help="checkpoint to start from (torchvision, timm or convzoo)")
     _flag(transfer, "freeze", help="none, features or stages:N")
     _flag(transfer, "head_only", action="store_const", const=True, help="train only the classifier layer")
+    noise = train.add_argument_group(
+        "denoising (--task denoise)",
+        "--dataset natural (the bundled photographs, default) or folder (--data-dir D with train/ and test/ images)",
+    )
+    _flag(noise, "sigma", type=float, help="noise std on the 0-255 scale, e.g. 25 (default: blind, one level per "
+          "patch drawn from [0, 55], as DnCNN-B)")
+    _flag(noise, "patch_size", type=_positive_int, help=f"training patch side (default: {defaults.patch_size})")
+    _flag(noise, "patch_stride", type=_positive_int, help=f"grid step patches are cut at (default: {defaults.patch_stride})")
+    _flag(noise, "patches_per_epoch", type=_positive_int,
+          help=f"patches drawn once from the grid (default: {defaults.patches_per_epoch}; paper 204800)")
+    spectral = train.add_argument_group("hyperspectral (--task hyperspectral)")
+    _flag(spectral, "pca_components", type=_positive_int,
+          help=f"spectral components kept (default: {defaults.pca_components})")
+    _flag(spectral, "window", type=_positive_int, help=f"odd patch side around each pixel (default: {defaults.window})")
+    _flag(spectral, "train_ratio", type=float, help="share of each class's labelled pixels for training "
+          f"(default: {defaults.train_ratio}, the paper's; the course uses 0.1)")
+    _flag(spectral, "split_seed", type=int, help=f"seed of the train/test split (default: {defaults.split_seed})")
+    _flag(spectral, "border", choices=("zero", "reflect"),
+          help=f"padding at the scene's edges (default: {defaults.border})")
+    _flag(spectral, "scene_size", type=_positive_int,
+          help=f"side of the synthetic scene (default: {defaults.scene_size})")
+    _flag(spectral, "scene_map", choices=("all", "labelled", "none"),
+          help="pixels the classification map shows (default: all)")
     run = train.add_argument_group("run")
     _flag(run, "seed", type=int, help=f"default: {defaults.seed}")
     _flag(run, "deterministic", action="store_const", const=True, help="deterministic kernels (GPU)")
@@ -375,6 +459,10 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--download", action="store_true", help="fetch the dataset where the machine is online")
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")
     evaluation.add_argument("--batch-size", type=_positive_int, default=256)
+    evaluation.add_argument("--out", type=Path, help="hyperspectral checkpoints: the classification map PNG "
+                            "(default: classification_map.png)")
+    evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
+                            "(default: the trained one; a blind model 15 25 50)")
     evaluation.set_defaults(run=cmd_eval)
 
     rf = commands.add_parser("rf", help="theoretical receptive field, stride and offset of every stage")
@@ -439,6 +527,18 @@ def build_parser() -> argparse.ArgumentParser:
                            help="query position of pairwise blocks (non-local, criss-cross, DANet), as fractions "
                                 "of the image's height and width (default: the centre)")
     attention.set_defaults(run=cmd_attention)
+
+    denoise = commands.add_parser("denoise", help="denoise an image with a denoising checkpoint; PNG of the panels")
+    denoise.add_argument("checkpoint", type=Path)
+    denoise.add_argument("image", type=Path)
+    denoise.add_argument("--sigma", type=float, help="treat the image as clean and add this noise level (0-255 "
+                         "scale): clean/noisy/denoised/noise panels and PSNR/SSIM; without it the image is "
+                         "denoised as it is")
+    denoise.add_argument("--out", type=Path, default=Path("denoised.png"), help="default: denoised.png")
+    denoise.add_argument("--tile", type=_positive_int, default=512,
+                         help="process larger images in tiles of this side (same result, bounded memory)")
+    denoise.add_argument("--seed", type=int, default=0, help="seed of the added noise")
+    denoise.set_defaults(run=cmd_denoise)
 
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)

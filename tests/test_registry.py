@@ -14,7 +14,9 @@ def test_list_is_sorted_and_filtered():
     assert names == sorted(names)
     assert convzoo.list_models("resnet*") == ["resnet101", "resnet152", "resnet18", "resnet34", "resnet50"]
     assert set(convzoo.list_models(family="vgg")) == {f"vgg{d}{bn}" for d in (11, 13, 16, 19) for bn in ("", "_bn")}
-    assert convzoo.list_models(task="classification") == names
+    assert convzoo.list_models(task="denoise") == ["cdncnn_b", "dncnn_b", "dncnn_s"]
+    assert convzoo.list_models(task="hyperspectral") == ["hybridsn"]
+    assert set(convzoo.list_models(task="classification")) == set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"}
     assert convzoo.list_models(task="segmentation") == []
 
 

@@ -265,10 +265,16 @@ def _adaptive_axis(a: AxisRF, n_in: int, n_out: int) -> AxisRF:
 
 
 def _tuple(value: Any, n: int) -> tuple:
+    """A kernel/stride/padding argument as one value per spatial axis of the input.
+
+    A conv with more spatial dims than the input's (a 3D conv over an unsqueezed 2D map,
+    as in HybridSN) slides its leading ones over what were channels: the input's spatial
+    axes are the trailing ones, so only their values are kept.
+    """
     if isinstance(value, (tuple, list)):
         if len(value) == 1:
             return tuple(value) * n
-        return tuple(value)
+        return tuple(value)[-n:]
     return (value,) * n
 
 
@@ -524,10 +530,9 @@ class _Propagator:
         if _is_custom_kernel_module(m):
             return self.custom_kernel(node, m, state, parent)
         if isinstance(m, nn.modules.conv._ConvTransposeNd):
-            return tuple(
-                _transposed_axis(a, k, s, p, d)
-                for a, k, s, p, d in zip(state, m.kernel_size, m.stride, m.padding, m.dilation)
-            )
+            n = self.ndim
+            params = (_tuple(m.kernel_size, n), _tuple(m.stride, n), _tuple(m.padding, n), _tuple(m.dilation, n))
+            return tuple(_transposed_axis(a, *axis_params) for a, axis_params in zip(state, zip(*params)))
         if isinstance(m, nn.modules.conv._ConvNd):
             return self.conv_like(state, m.kernel_size, m.stride, m.padding, m.dilation)
         if isinstance(m, nn.modules.pooling._MaxPoolNd):

@@ -13,7 +13,7 @@ from typing import Any
 
 from convzoo.errors import ConvzooError
 
-__all__ = ["TrainConfig", "RECIPES", "resolve_config"]
+__all__ = ["RECIPES", "TASK_DEFAULTS", "TrainConfig", "resolve_config"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("cosine", "step", "multistep", "constant")
@@ -61,8 +61,19 @@ class TrainConfig:
     head_only: bool = False
 
     # --task denoise (convzoo.train.denoiser)
+    sigma: float | None = None  # noise std on the 0-255 scale; None: blind, one level per patch from [0, 55]
+    patch_size: int = 40  # side of the training patches (DnCNN-S 40, DnCNN-B 50)
+    patch_stride: int = 10  # pixels between the grid positions patches are cut at
+    patches_per_epoch: int = 128  # drawn once from the grid (paper DnCNN-S: 128 x 1600 = 204,800)
 
     # --task hyperspectral (convzoo.train.hyperspectral)
+    pca_components: int = 30  # spectral components kept by PCA (the model's in_chans)
+    window: int = 25  # side of the patch centred on each pixel (odd)
+    train_ratio: float = 0.3  # share of each class's labelled pixels for training (paper 0.3, course 0.1)
+    split_seed: int = 0  # seed of the train/test split; fixed so that runs with other --seed share a test set
+    border: str = "zero"  # padding beyond the scene's edges: zero (the paper's code) or reflect
+    scene_size: int = 40  # side of the synthetic scene
+    scene_map: str = "all"  # the report's classification map: all pixels, labelled ones only, or none
 
     seed: int = 0
     deterministic: bool = False
@@ -103,15 +114,48 @@ RECIPES: dict[str, dict[str, Any]] = {
         optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-4, batch_size=256,
         epochs=90, schedule="step", step_size=30, gamma=0.1,
     ),
+    # DnCNN (Zhang et al. 2017) at the paper's data scale: DnCNN-S on 128 x 1,600 patches of
+    # 40x40 per epoch, DnCNN-B blind on 128 x 3,000 of 50x50; batch 128, 50 epochs. The paper's
+    # SGD with an exponential decay from 1e-1 to 1e-4 is replaced by Adam at 1e-3, divided by
+    # 10 after epoch 30. Give the training images with --dataset folder --data-dir (BSD400).
+    "dncnn_s_paper": dict(
+        task="denoise", sigma=25.0, patch_size=40, patch_stride=10, patches_per_epoch=204_800,
+        optimizer="adam", lr=1e-3, batch_size=128, epochs=50, schedule="multistep", milestones=[30], gamma=0.1,
+    ),
+    # DnCNN-S on a CPU budget (benchmarks/denoise.py): small batches give more Adam steps for
+    # the same compute; 16 x 2,048 patches took 18.5 min on 2 shared cores, 30.57 dB at sigma 25.
+    "dncnn_cpu": dict(
+        task="denoise", sigma=25.0, patches_per_epoch=2048, batch_size=16, lr=1e-3, epochs=16,
+        schedule="cosine", amp=True, channels_last=True,
+    ),
+    "dncnn_b_paper": dict(
+        task="denoise", patch_size=50, patch_stride=10, patches_per_epoch=384_000,
+        optimizer="adam", lr=1e-3, batch_size=128, epochs=50, schedule="multistep", milestones=[30], gamma=0.1,
+    ),
+}
+
+
+# What a task changes in TrainConfig's defaults, so that its embedded default trains well
+# without flags. HybridSN's synthetic scene has a few hundred training pixels: batches of 16
+# give it four times the optimiser steps of the default 64, at the paper's Adam lr of 1e-3
+# (at 2e-3 one seed in five never left chance level).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "hyperspectral": dict(batch_size=16, lr=1e-3),
+    # A few-minute denoising run at batch 64 and lr 2e-3 takes 40 steps and ends at the noisy
+    # input's PSNR; batches of 16 at 1e-3 give it 160 steps for the same patches.
+    "denoise": dict(batch_size=16, lr=1e-3),
 }
 
 
 def resolve_config(recipe: str | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then ``recipe``'s values, then ``overrides`` (``None`` values are ignored)."""
+    """Defaults, then the task's defaults, then ``recipe``'s values, then ``overrides`` (``None`` values are ignored)."""
     name = recipe or "default"
     if name not in RECIPES:
         raise ConvzooError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
-    config = replace(TrainConfig(), **RECIPES[name])
-    config = replace(config, **{key: value for key, value in overrides.items() if value is not None})
+    given = {key: value for key, value in overrides.items() if value is not None}
+    task = given.get("task") or RECIPES[name].get("task") or TrainConfig.task
+    config = replace(TrainConfig(), **TASK_DEFAULTS.get(task, {}))
+    config = replace(config, **RECIPES[name])
+    config = replace(config, **given)
     config.validate()
     return config

@@ -46,6 +46,8 @@ RESUME_FILE = "resume.safetensors"
 # Task name -> module whose ``build(config, ctx)`` returns the task's Pipeline.
 PIPELINES = {
     "classification": "convzoo.train.classifier",
+    "denoise": "convzoo.train.denoiser",
+    "hyperspectral": "convzoo.train.hyperspectral",
 }
 
 

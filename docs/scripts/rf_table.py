@@ -17,7 +17,8 @@ def rf_table() -> str:
     ]
     for name in convzoo.list_models():
         size = tuple(convzoo.model_card(name)["input_size"])
-        last = receptive_field(meta_model(name), size).stages[-1]
+        result = receptive_field(meta_model(name), size)
+        last = result.stages[-1] if result.stages else result.output  # a denoiser has no stages, only its output
         lines.append(
             f"| {name} | {'x'.join(map(str, size))} | `{last.name}` {'x'.join(map(str, last.shape[1:]))} "
             f"| {last.size} | {last.jump} | {last.offset} |"

@@ -366,3 +366,15 @@ def test_untraceable_model_names_the_construct():
 def test_unknown_module_names_the_node():
     with pytest.raises(ConvzooError, match="Unfold"):
         receptive_field(nn.Sequential(nn.Conv2d(1, 1, 3), nn.Unfold(2)), (1, 8, 8))
+
+
+def test_a_3d_conv_over_an_unsqueezed_map_keeps_the_spatial_axes():
+    """HybridSN's 3D convs slide over the spectral components too; its spatial field is 3, 5, 7, 9."""
+    torch.manual_seed(0)
+    model = create_model("hybridsn").eval()
+    result = receptive_field(model, (30, 25, 25))
+    assert [(s.size, s.jump, s.offset) for s in result.stages] == [(3, 1, 1), (5, 1, 2), (7, 1, 3), (9, 1, 4)]
+    x = torch.randn(1, 30, 25, 25, requires_grad=True)
+    model.forward_features(x)[0, :, 8, 8].sum().backward()  # conv4's centre unit (17x17 map)
+    reached = x.grad[0].abs().sum(0).nonzero()
+    assert reached.min(0).values.tolist() == [8, 8] and reached.max(0).values.tolist() == [16, 16]  # 9x9 at 4 + 8

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from convzoo.errors import ConvzooError
-from convzoo.train.config import TrainConfig, resolve_config
+from convzoo.train.config import TASK_DEFAULTS, TrainConfig, resolve_config
 from convzoo.train.optim import build_optimizer, build_scheduler, lr_factor
 
 
@@ -61,6 +61,13 @@ def test_recipe_then_flags():
     assert (config.optimizer, config.lr, config.batch_size, config.dataset) == ("adam", 1e-3, 128, "cifar10")
     assert config.epochs == 2 and config.model == "resnet18" and config.augment == "standard"
     assert resolve_config(None, lr=None).lr == TrainConfig().lr
+
+
+def test_task_defaults_come_before_the_recipe_and_the_flags():
+    assert resolve_config(task="hyperspectral").batch_size == TASK_DEFAULTS["hyperspectral"]["batch_size"]
+    assert resolve_config("mobilenet_cifar", task="hyperspectral").batch_size == 128
+    assert resolve_config(task="hyperspectral", batch_size=8).batch_size == 8
+    assert resolve_config().batch_size == TrainConfig().batch_size
 
 
 def test_bad_settings_are_explained():
