@@ -14,9 +14,30 @@ from torch import nn
 from convzoo.registry import count_parameters, get_entry, list_models
 
 __all__ = [
-    "CIFAR10_NAMES", "classifier_names", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
+    "CIFAR10_NAMES", "assert_one_line_error", "classifier_names", "run_cli", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
     "write_cifar10", "write_folder", "write_image", "write_pickle", "FOLDER_CLASSES",
 ]
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """``convzoo ARGV...`` in this process: exit code, standard output, standard error."""
+    from convzoo.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exit_:  # argparse's own exits (usage errors, --help)
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
+    """A user error: non-zero exit, one line ``convzoo: error: ...`` naming each fragment, no traceback."""
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("convzoo: error:"), err
+    assert "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
 
 
 # Tasks whose models have the classifier interface: logits (B, num_classes), forward_features,

@@ -11,25 +11,10 @@ import pytest
 from PIL import Image
 from sklearn.datasets import load_digits
 
+from helpers import assert_one_line_error, run_cli as run
+
 from convzoo.cli import main
 from convzoo.data.digits import split_indices
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:  # argparse's own exits (usage errors, --help)
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code != 0
-    assert err.count("\n") == 1 and err.startswith("convzoo: error:"), err
-    assert "Traceback" not in err
-    for fragment in fragments:
-        assert fragment in err
 
 
 @pytest.fixture(scope="module")

@@ -6,16 +6,9 @@ import json
 
 import pytest
 
+from helpers import run_cli as run
+
 from convzoo.cli import main
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_info_profiles_the_model(capsys):

@@ -9,6 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import assert_one_line_error, run_cli as run
+
 from convzoo.cli import main
 from convzoo.train.config import resolve_config
 from convzoo.train.distributed import DistContext
@@ -18,22 +20,6 @@ from convzoo.train.state import load_state, save_state
 
 TINY = ["--model-kwargs", "depth=3", "width=8", "--epochs", "1", "--patches-per-epoch", "8", "--batch-size", "4",
         "--patch-size", "16", "--patch-stride", "8"]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code != 0
-    assert err.count("\n") == 1 and err.startswith("convzoo: error:"), err
-    for fragment in fragments:
-        assert fragment in err
 
 
 def smooth(height: int, width: int, channels: int, seed: int) -> np.ndarray:

@@ -9,28 +9,14 @@ import pytest
 import scipy.io
 from safetensors.torch import load_file
 
+from helpers import assert_one_line_error, run_cli as run
+
 from convzoo.cli import main
 from convzoo.data.hyperspectral import SCENES
 from convzoo.train.checkpoint import load_checkpoint
 
 TINY = ["--task", "hyperspectral", "--scene-size", "12", "--pca-components", "13", "--window", "9",
         "--epochs", "1", "--batch-size", "16"]
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
-    assert code != 0
-    assert err.count("\n") == 1 and err.startswith("convzoo: error:"), err
-    for fragment in fragments:
-        assert fragment in err
 
 
 @pytest.fixture(scope="module")
