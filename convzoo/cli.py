@@ -86,7 +86,8 @@ def cmd_info(args: argparse.Namespace) -> None:
     paper = card["paper"]
     print(f"{card['name']}  ({card['family']}, {card['task']})")
     print(f"paper       {paper['title']} ({paper['authors']}, {paper['venue']} {paper['year']}) {paper['url']}")
-    print(f"input       {'x'.join(map(str, card['input_size']))} (default), {card['num_classes']} classes")
+    classes = f", {card['num_classes']} classes" if card["num_classes"] else ""  # a denoiser has none
+    print(f"input       {'x'.join(map(str, card['input_size']))} (default){classes}")
     print(f"torchvision {card['torchvision_name'] or '-'}")
     print(f"timm        {card['timm_name'] or '-'}")
     if card["deviations"]:

@@ -155,27 +155,19 @@ _NOTES_S = {
 }
 
 
-@register_model(
-    family="dncnn",
-    task="denoise",
-    paper=PAPER,
-    input_size=(1, 40, 40),
-    num_classes=0,
-    deviations=DEVIATIONS,
-    notes=_NOTES_S,
-)
+# What every DnCNN's registry entry shares; each adds its input size and notes.
+_ENTRY = dict(family="dncnn", task="denoise", paper=PAPER, num_classes=0, deviations=DEVIATIONS)
+
+
+@register_model(**_ENTRY, input_size=(1, 40, 40), notes=_NOTES_S)
 def dncnn_s(**kwargs: Any) -> DnCNN:
     """DnCNN-S: 17 layers, grayscale, trained for one known noise level: 556,096 parameters."""
     return DnCNN(**{"depth": 17, **kwargs})
 
 
 @register_model(
-    family="dncnn",
-    task="denoise",
-    paper=PAPER,
+    **_ENTRY,
     input_size=(1, 40, 40),
-    num_classes=0,
-    deviations=DEVIATIONS,
     notes={
         "BSD68 PSNR (dB), paper Table II": BSD68_PSNR,
         "training (paper)": "BSD images, 128x3000 patches of 50x50, sigma drawn from [0, 55] (blind)",
@@ -188,12 +180,8 @@ def dncnn_b(**kwargs: Any) -> DnCNN:
 
 
 @register_model(
-    family="dncnn",
-    task="denoise",
-    paper=PAPER,
+    **_ENTRY,
     input_size=(3, 40, 40),
-    num_classes=0,
-    deviations=DEVIATIONS,
     notes={
         "training (paper)": "432 colour BSD images, 128x3000 patches of 50x50, sigma drawn from [0, 55] (blind)",
         "receptive field": "41x41 (2 x 20 + 1)",
