@@ -364,8 +364,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
     train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
     data = train.add_argument_group("data")
-    _flag(data, "dataset", help=f"the task's dataset (classification: {', '.join(sorted(DATASETS))}; "
-          "default: the task's embedded one, digits for classification)")
+    _flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
+          "tasks: see their groups below")
     _flag(data, "data_dir", help="folder holding the dataset's standard files")
     _flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
     _flag(data, "image_size", type=_positive_int, help="input side (default: the dataset's, else the model's)")
@@ -408,7 +408,11 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     _flag(noise, "patch_stride", type=_positive_int, help=f"grid step patches are cut at (default: {defaults.patch_stride})")
     _flag(noise, "patches_per_epoch", type=_positive_int,
           help=f"patches drawn once from the grid (default: {defaults.patches_per_epoch}; paper 204800)")
-    spectral = train.add_argument_group("hyperspectral (--task hyperspectral)")
+    spectral = train.add_argument_group(
+        "hyperspectral (--task hyperspectral)",
+        "--dataset synthetic (a generated scene, default), or indian_pines, pavia_university, salinas "
+        "(their standard .mat files in --data-dir)",
+    )
     _flag(spectral, "pca_components", type=_positive_int,
           help=f"spectral components kept (default: {defaults.pca_components})")
     _flag(spectral, "window", type=_positive_int, help=f"odd patch side around each pixel (default: {defaults.window})")
