@@ -210,8 +210,7 @@ class _Recorder:
         self._spatial(name, "nonlocal", tuple(x.shape[2:]))(affinity[row * x.shape[3] + col].view(keys))
 
     def _position(self, name: str, block: PositionAttention, x: torch.Tensor) -> None:
-        q, k = block.query(x[:1]).flatten(2), block.key(x[:1]).flatten(2)  # (1, C', N)
-        attn = block.softmax(torch.einsum("bcj,bci->bji", q, k))[0]  # (N, N), as in the block
+        attn = block.attention(x[:1])[0]  # (N, N)
         row, col = _query_cell(self.query, x.shape[2:])
         self._spatial(name, "da", tuple(x.shape[2:]))(attn[row * x.shape[3] + col].view(x.shape[2:]))
 

@@ -61,10 +61,14 @@ class PositionAttention(nn.Module):
         self.softmax = nn.Softmax(dim=-1)
         self.gamma = nn.Parameter(torch.zeros(1))  # alpha
 
+    def attention(self, x: torch.Tensor) -> torch.Tensor:
+        """The position attention map ``s_ji`` of Eq. (1), shape ``(B, N, N)`` (row: query ``j``)."""
+        q, k = self.query(x).flatten(2), self.key(x).flatten(2)  # (B, C', N)
+        return self.softmax(torch.einsum("bcj,bci->bji", q, k))  # (B, N, N)
+
     def residual(self, x: torch.Tensor) -> torch.Tensor:
         """``alpha sum_i s_ji D_i``, the term Eq. (2) adds to the input."""
-        q, k = self.query(x).flatten(2), self.key(x).flatten(2)  # (B, C', N)
-        attn = self.softmax(torch.einsum("bcj,bci->bji", q, k))  # (B, N, N): s_ji, Eq. (1)
+        attn = self.attention(x)  # (B, N, N): s_ji, Eq. (1)
         out = torch.einsum("bji,bci->bcj", attn, self.value(x).flatten(2))  # (B, C, N)
         return self.gamma * out.unflatten(2, x.shape[2:])
 
