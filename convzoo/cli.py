@@ -18,6 +18,7 @@ from convzoo.analysis.shapes import stage_shapes
 from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
 from convzoo.errors import ConvzooError
+from convzoo.outputs import prepare_output_file, prepare_output_folder, remove_empty_folders
 from convzoo.registry import get_entry, list_models, meta_model, model_card
 from convzoo.tasks.classification import ClassificationTask, top_k
 from convzoo.train.checkpoint import load_checkpoint
@@ -120,7 +121,13 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise ConvzooError("give a MODEL to train, or --resume DIR to continue a run")
     progress = ProgressReporter(sys.stdout, 0)
     if args.resume is not None:
-        result = train(progress=progress, resume=args.resume)
+        given = [name for name in ("model", "model_kwargs", "recipe", *TRAIN_FLAGS)
+                 if name != "epochs" and getattr(args, name) is not None]
+        if given:
+            flags = ", ".join("MODEL" if name == "model" else "--" + name.replace("_", "-") for name in given)
+            raise ConvzooError(f"--resume continues a run with its saved settings, so it takes only --epochs "
+                               f"(to change the run's length), not {flags}")
+        result = train(progress=progress, resume=args.resume, epochs=args.epochs)
         out = Path(args.resume)
     else:
         get_entry(args.model)  # an unknown name fails before anything is written
@@ -129,6 +136,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         config = resolve_config(args.recipe, model=args.model, **overrides)
         result = train(config, progress)
         out = Path(config.out)
+    if not result.is_main:
+        return  # the other processes of a torchrun run hold the same results
     test = result.test_metrics
     if "psnr" in test:  # denoise
         print("\n".join(_denoise_lines(test)))
@@ -136,7 +145,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'denoise_sample.png'}")
         return
     top5 = f", top-5 {test['top5']:.2%}" if "top5" in test else ""
-    print(f"test accuracy {test['accuracy']:.2%}{top5}  (loss {test['loss']:.4f})")
+    split = test.get("split", "test")
+    missing = "" if split == "test" else f"; the dataset has no test split, so the {split} split was scored"
+    print(f"{split} accuracy {test['accuracy']:.2%}{top5}  (loss {test['loss']:.4f}{missing})")
     if "kappa" in test:  # hyperspectral
         print(f"test scores   {_scene_scores_line(test)}" + (f"  map {test['map']}" if "map" in test else ""))
     print(f"checkpoint    {result.checkpoint}")
@@ -184,11 +195,15 @@ def _eval_denoise(args: argparse.Namespace, model: torch.nn.Module, meta) -> Non
 def cmd_denoise(args: argparse.Namespace) -> None:
     from convzoo.train.denoiser import denoise_file
 
-    scores = denoise_file(args.checkpoint, args.image, args.out, sigma=args.sigma, tile=args.tile, seed=args.seed)
+    result = denoise_file(args.checkpoint, args.image, args.out, sigma=args.sigma, tile=args.tile, seed=args.seed)
+    if result.to_grayscale:
+        print("note: colour image converted to grayscale for a 1-channel model")
+    scores = result.scores
     if scores:
         print(f"noisy    PSNR {scores['noisy_psnr']:.2f} dB  SSIM {scores['noisy_ssim']:.4f}")
         print(f"denoised PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}")
-    print(f"panels   {args.out}")
+    print(f"image    {result.image}")
+    print(f"panels   {result.panels}")
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -200,19 +215,29 @@ def cmd_eval(args: argparse.Namespace) -> None:
         _eval_denoise(args, model, meta)
         return
     dataset = args.dataset or meta.dataset
+    data_dir = args.data_dir or (meta.task_args.get("data_dir") if dataset == meta.dataset else None)
     in_chans, image_size, _ = meta.input_size
-    splits = load_dataset(
-        dataset, image_size=image_size, in_chans=in_chans, data_dir=args.data_dir, download=args.download
-    )
+    splits = load_dataset(dataset, image_size=image_size, in_chans=in_chans, data_dir=data_dir, download=args.download)
     data = getattr(splits, args.split)
+    split = "val" if args.split == "test" and splits.test is splits.val else args.split  # a folder without test/
     metrics, _ = evaluate(model, data, ClassificationTask(len(meta.class_names)), batch_size=args.batch_size)
     top5 = f"  top-5 {metrics['top5']:.2%}" if "top5" in metrics else ""
-    print(f"{meta.model} on {dataset} ({args.split}, {len(data)} images): "
+    print(f"{meta.model} on {dataset} ({split}, {len(data)} images): "
           f"accuracy {metrics['accuracy']:.2%}{top5}  loss {metrics['loss']:.4f}")
+
+
+# Tasks whose checkpoints do not label whole images, and the command that does their work.
+NOT_IMAGE_CLASSIFIERS = {
+    "denoise": "it denoises images: use convzoo denoise CHECKPOINT IMAGE",
+    "hyperspectral": "it labels the pixels of a hyperspectral scene, not photographs: use convzoo eval CHECKPOINT "
+                     "for the scene's scores and classification map",
+}
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
+    if meta.task in NOT_IMAGE_CLASSIFIERS:
+        raise ConvzooError(f"{args.checkpoint} is a {meta.task} checkpoint; {NOT_IMAGE_CLASSIFIERS[meta.task]}")
     in_chans, image_size, _ = meta.input_size
     images = torch.stack([
         load_image(path, in_chans=in_chans, size=image_size, mean=meta.mean, std=meta.std,
@@ -232,7 +257,8 @@ def cmd_rf(args: argparse.Namespace) -> None:
     input_size = args.input or tuple(model_card(args.model)["input_size"])
     model = meta_model(args.model, in_chans=input_size[0])
     result = receptive_field(model, input_size, ignore_gates=args.ignore_gates)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_receptive_field(result))
+    text = format_receptive_field(result, ignore_gates_option="--ignore-gates")
+    print(json.dumps(result.to_dict(), indent=2) if args.json else text)
 
 
 def cmd_erf(args: argparse.Namespace) -> None:
@@ -260,7 +286,7 @@ def cmd_erf(args: argparse.Namespace) -> None:
         model, input_size, inputs=inputs, samples=args.samples, stage=args.stage, seed=args.seed,
         theoretical_size=final.size if isinstance(final.size, int) else None,
     )
-    plot_erf(result, Path(args.out), log=args.log)
+    plot_erf(result, Path(args.out), log=args.log, model=name, rf=final)
     summary = result.summary()
     ratio = f" = {summary['ratio_95']:.2f} of RF/2 ({summary['theoretical_size']})" if summary["ratio_95"] else ""
     print(f"{name}: ERF radius {summary['radius_50']:.1f} px (50%), {summary['radius_95']:.1f} px (95%){ratio}")
@@ -287,7 +313,6 @@ def cmd_attention(args: argparse.Namespace) -> None:
                        crop_fraction=meta.eval_crop_fraction)
     maps = capture_attention(model, image, query=args.query)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     title = f"{meta.model} on {args.image.name}"
     written = []
     if maps.channel:
@@ -316,9 +341,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_arith(args: argparse.Namespace) -> None:
-    from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed
+    from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed, explain_unet_sizes
 
-    if args.transposed:
+    if args.unet:
+        print(explain_unet_sizes(args.size))
+    elif args.transposed:
         print(explain_transposed(args.size, args.kernel, args.stride, args.padding, args.output_padding, args.dilation))
     else:
         print(explain_conv(args.size, args.kernel, args.stride, args.padding, args.dilation, args.ceil_mode))
@@ -358,12 +385,24 @@ def parse_model_kwarg(text: str) -> tuple[str, object]:
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     train.add_argument("model", nargs="?", help="registered model name (not needed with --resume)")
-    _flag(train, "task", choices=sorted(PIPELINES), help=f"default: {defaults.task}")
+    _flag(train, "task", choices=sorted(PIPELINES), help="default: the model's own (convzoo list shows it)")
     _flag(train, "model_kwargs", type=parse_model_kwarg, nargs="+", metavar="NAME=VALUE",
           help="options of the model's builder, e.g. attn_layer=cbam")
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
-    train.add_argument("--resume", type=Path, help="continue the run saved in this output folder")
-    data = train.add_argument_group("data")
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in this output folder, "
+                       "with its saved settings; only --epochs N may be given with it: the run then ends after N "
+                       "epochs in all, on a schedule rebuilt for N (step, multistep and constant as if N had been set "
+                       "from the start; cosine moves onto the curve for N, so its rate rises at the resume point when "
+                       "extended)")
+    data = train.add_argument_group("data", (
+        "--data-dir DIR holds the dataset's standard files. digits (classification) and natural (denoise) are "
+        "bundled, synthetic (hyperspectral) is generated: no DIR. mnist, fashion-mnist: the IDX files "
+        "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
+        "(each may be .gz) directly in DIR or in DIR/MNIST/raw (DIR/FashionMNIST/raw). cifar10, cifar100: the "
+        "python version's DIR/cifar-10-batches-py or DIR/cifar-100-python. folder: DIR/train/CLASS/IMAGE, "
+        "DIR/val/CLASS/IMAGE, optional DIR/test/CLASS/IMAGE (denoise: DIR/train/ and DIR/test/ images). "
+        "indian_pines, pavia_university, salinas: their .mat files in DIR. More in docs/datasets.md."
+    ))
     _flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
           "tasks: see their groups below")
     _flag(data, "data_dir", help="folder holding the dataset's standard files")
@@ -453,7 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the card and the profile as JSON")
     info.set_defaults(run=cmd_info)
 
-    train = commands.add_parser("train", help="train an image classifier (also under torchrun)")
+    train = commands.add_parser("train", help="train a model for its task: classification, denoise or hyperspectral "
+                                "(also under torchrun)")
     _add_train_arguments(train)
     train.set_defaults(run=cmd_train)
 
@@ -468,7 +508,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: classification_map.png)")
     evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
                             "(default: the trained one; a blind model 15 25 50)")
-    evaluation.set_defaults(run=cmd_eval)
+    evaluation.set_defaults(run=cmd_eval, outputs={"out": "file"})
 
     rf = commands.add_parser("rf", help="theoretical receptive field, stride and offset of every stage")
     rf.add_argument("model")
@@ -489,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     erf.add_argument("--seed", type=int, default=0)
     erf.add_argument("--log", action="store_true", help="log-scale heatmap")
     erf.add_argument("--out", default="erf.png", help="heatmap PNG")
-    erf.set_defaults(run=cmd_erf)
+    erf.set_defaults(run=cmd_erf, outputs={"out": "file"})
 
     comparison = commands.add_parser("compare", help="params, MACs, memory, RF and measured CPU latency side by side")
     comparison.add_argument("models", nargs="+")
@@ -498,11 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("--batch-size", type=_positive_int, default=1)
     comparison.add_argument("--repeats", type=_positive_int, default=10, help="timed runs per model (median)")
     comparison.add_argument("--plot", help="scatter of latency against MACs (PNG); needs --latency")
-    comparison.set_defaults(run=cmd_compare)
+    comparison.set_defaults(run=cmd_compare, outputs={"plot": "file"})
 
-    arith = commands.add_parser("arith", help="output size of a conv, pool or transposed conv, formula filled in")
+    arith = commands.add_parser("arith", help="output size of a conv, pool or transposed conv, formula filled in; "
+                                "the original UNet's valid input sizes")
     arith.add_argument("--in", dest="size", type=_positive_int, required=True, help="input size along one axis")
-    arith.add_argument("--kernel", type=_positive_int, required=True)
+    layer = arith.add_mutually_exclusive_group(required=True)
+    layer.add_argument("--kernel", type=_positive_int)
+    layer.add_argument("--unet", action="store_true", help="the original UNet (depth 4, unpadded 3x3 convs): is --in "
+                       "a valid input size, its output, and the nearest valid sizes below and above")
     arith.add_argument("--stride", type=_positive_int, default=1)
     arith.add_argument("--padding", type=int, default=0)
     arith.add_argument("--dilation", type=_positive_int, default=1)
@@ -531,19 +575,20 @@ def build_parser() -> argparse.ArgumentParser:
     attention.add_argument("--query", type=parse_query, default=(0.5, 0.5), metavar="ROW,COL",
                            help="query position of pairwise blocks (non-local, criss-cross, DANet), as fractions "
                                 "of the image's height and width (default: the centre)")
-    attention.set_defaults(run=cmd_attention)
+    attention.set_defaults(run=cmd_attention, outputs={"out": "folder"})
 
-    denoise = commands.add_parser("denoise", help="denoise an image with a denoising checkpoint; PNG of the panels")
+    denoise = commands.add_parser("denoise", help="denoise an image with a denoising checkpoint: the denoised image and "
+                                "a PNG of titled panels beside it")
     denoise.add_argument("checkpoint", type=Path)
     denoise.add_argument("image", type=Path)
     denoise.add_argument("--sigma", type=float, help="treat the image as clean and add this noise level (0-255 "
                          "scale): clean/noisy/denoised/noise panels and PSNR/SSIM; without it the image is "
                          "denoised as it is")
-    denoise.add_argument("--out", type=Path, default=Path("denoised.png"), help="default: denoised.png")
+    denoise.add_argument("--out", type=Path, default=Path("denoised.png"), help="the denoised image (default: denoised.png); the titled panels go beside it as NAME_panels.png")
     denoise.add_argument("--tile", type=_positive_int, default=512,
                          help="process larger images in tiles of this side (same result, bounded memory)")
     denoise.add_argument("--seed", type=int, default=0, help="seed of the added noise")
-    denoise.set_defaults(run=cmd_denoise)
+    denoise.set_defaults(run=cmd_denoise, outputs={"out": "file"})
 
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)
@@ -553,10 +598,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_outputs(args: argparse.Namespace) -> list[Path]:
+    """Create the folders of every output path the command was given, and refuse an unwritable one,
+    before any computation (``outputs`` maps an argument to "file" or "folder"); returns the folders
+    created, to be removed again if the command fails."""
+    prepare = {"file": prepare_output_file, "folder": prepare_output_folder}
+    created: list[Path] = []
+    try:
+        for dest, kind in getattr(args, "outputs", {}).items():
+            if getattr(args, dest) is not None:
+                created += prepare[kind](getattr(args, dest), "--" + dest.replace("_", "-"))
+    except ConvzooError:
+        remove_empty_folders(created)
+        raise
+    return created
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        created = _prepare_outputs(args)
+        try:
+            args.run(args)
+        except BaseException:
+            remove_empty_folders(created)  # a failed command leaves no empty folder behind
+            raise
     except ConvzooError as error:
         print(f"convzoo: error: {error}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -55,7 +55,9 @@ class ModelEntry:
     Attributes:
         name: registry name, the builder function's name.
         builder: function that builds the model from keyword arguments.
-        family: family file the builder lives in (``"resnet"``, ``"vgg"``, ...).
+        family: the architecture's lineage, what ``list_models(family=...)`` selects
+            (``"resnet"``, ``"vgg"``, ...); usually its family file's name, but
+            ``"inception"`` spans GoogLeNet (Inception v1) to Inception-ResNet-v2.
         task: what the model is for (``"classification"``, ...).
         paper: the paper the architecture follows.
         input_size: default input as ``(C, H, W)``.

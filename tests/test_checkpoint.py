@@ -64,5 +64,17 @@ def test_corrupt_metadata_names_the_file(tmp_path):
 
 
 def test_missing_metadata(tmp_path):
+    save_checkpoint(tmp_path / "model", convzoo.create_model("lenet5"), meta())
+    (tmp_path / "model.json").unlink()
     with pytest.raises(CheckpointError, match=r"model\.json does not exist"):
         load_checkpoint(tmp_path / "model.safetensors")
+
+
+def test_a_missing_folder_or_file_is_named_as_given(tmp_path):
+    with pytest.raises(CheckpointError, match=r"nope does not exist"):
+        load_checkpoint(tmp_path / "runs" / "nope")
+    with pytest.raises(CheckpointError, match=r"model\.safetensors does not exist"):
+        load_checkpoint(tmp_path / "model.safetensors")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match=r"folder .*empty holds no checkpoint: model\.json does not exist"):
+        load_checkpoint(tmp_path / "empty")

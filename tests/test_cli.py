@@ -123,7 +123,7 @@ def test_unwritable_output(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
     assert_one_line_error(*run(capsys, "train", "lenet5", "--epochs", "1", "--out", str(blocker / "run"))[::2],
-                          "cannot write to output folder")
+                          "cannot write to --out folder")
 
 
 def test_usage_errors_are_one_line(capsys):

@@ -63,3 +63,11 @@ def test_meta_models_skip_initialisation_without_importing_dynamo():
         "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_googlenet_is_listed_in_the_inception_family():
+    """GoogLeNet is Inception v1: README's Inception row lists it under `convzoo list --family inception`."""
+    assert set(convzoo.list_models(family="inception")) == {
+        "googlenet", "bninception", "inception_v3", "inception_v4", "inception_resnet_v2",
+    }
+    assert convzoo.model_card("googlenet")["family"] == "inception"

@@ -19,7 +19,8 @@ gradient of a convolution and inverts that map (Relationship 14, with the extra
 The same arithmetic answers the question the original UNet (Ronneberger et al., MICCAI
 2015) raises: which input sizes go through the network without a pooling layer
 flooring an odd size away? :func:`valid_input_sizes` and :func:`nearest_valid_sizes`
-simulate a chain of layers on integers; :func:`unet_layers` gives the UNet chain.
+simulate a chain of layers on integers; :func:`unet_layers` gives the UNet chain and
+:func:`explain_unet_sizes` the valid sizes around a given one (``convzoo arith --unet``).
 
 Deviations: the analysis is one-dimensional: square kernels and inputs, or one axis at
 a time. Networks given as an ``nn.Module`` are read as a chain of their conv, pool and
@@ -58,6 +59,7 @@ __all__ = [
     "unet_layers",
     "unet_valid_sizes",
     "explain_valid_sizes",
+    "explain_unet_sizes",
 ]
 
 
@@ -463,26 +465,56 @@ def unet_valid_sizes(
     return valid_input_sizes(unet_layers(depth, convs_per_level, kernel_size), range(max(start, 1), stop))
 
 
-def explain_valid_sizes(layers: Layers, size: int, exact: Iterable[str] = ("pool",)) -> str:
-    """A size's trip through the chain, ending in valid / not valid and the nearest valid sizes."""
-    _check_int("size", size, 1)
-    specs, exact = _as_specs(layers), tuple(exact)
+def _trail(specs: Sequence[LayerSpec], size: int, exact: tuple[str, ...]) -> tuple[str, int | None]:
+    """A size's trip through the chain as ``a -> b -> ...``, and the output size (None where it fails)."""
     trail = [str(size)]
     current: int | None = size
     for spec in specs:
         if spec.kind in exact and not spec.is_exact(current):
             trail.append(f"{spec.kind} floors {current}")
-            current = None
-            break
+            return " -> ".join(trail), None
         try:
             current = spec.output(current)
         except ConvzooError:
             trail.append(f"{spec.kind} too small")
-            current = None
-            break
+            return " -> ".join(trail), None
         trail.append(str(current))
-    path = " -> ".join(trail)
+    return " -> ".join(trail), current
+
+
+def explain_valid_sizes(layers: Layers, size: int, exact: Iterable[str] = ("pool",)) -> str:
+    """A size's trip through the chain, ending in valid / not valid and the nearest valid sizes."""
+    _check_int("size", size, 1)
+    specs, exact = _as_specs(layers), tuple(exact)
+    path, current = _trail(specs, size, exact)
     if current is not None:
         return f"{path}\ninput {size} is valid: output {current}"
     nearest = nearest_valid_sizes(specs, size, 2, exact)
     return f"{path}\ninput {size} is not valid; nearest valid sizes: {', '.join(map(str, nearest)) or 'none'}"
+
+
+def explain_unet_sizes(size: int, depth: int = 4, convs_per_level: int = 2, kernel_size: int = 3) -> str:
+    """Whether the original UNet takes ``size``, and the nearest valid sizes below and above, with their outputs.
+
+    The UNet has no padding, so its user picks the tile to cut and the output it gives
+    (572 -> 388 in the paper's Fig. 1): this is the answer for sizes near ``size``.
+    """
+    _check_int("size", size, 1)
+    specs, exact = unet_layers(depth, convs_per_level, kernel_size), ("pool",)
+    path, out = _trail(specs, size, exact)
+    status = f"input {size} is valid: output {out}" if out is not None else f"input {size} is not valid"
+
+    def first_valid(candidates: Iterable[int]) -> str:
+        for candidate in candidates:
+            output = _simulate(specs, candidate, exact)[0]
+            if output is not None:
+                return f"{candidate} -> {output}"
+        return "none"
+
+    below = first_valid(range(size - 1, 0, -1))
+    above = first_valid(range(size + 1, 5 * size + 4097))  # nearest_valid_sizes' search limit
+    header = (
+        f"original UNet, depth {depth}: {convs_per_level} unpadded {kernel_size}x{kernel_size} convs per level, "
+        "2x2 max-pools and up-convs; a size is valid when no pool floors an odd size and no conv runs out of pixels"
+    )
+    return f"{header}\n{path}\n{status}\nnearest valid sizes: {below} below, {above} above"

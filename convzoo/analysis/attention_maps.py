@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -46,8 +46,12 @@ from convzoo.blocks import (
 )
 from convzoo.errors import ConvzooError
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 __all__ = ["AttentionMaps", "ChannelWeights", "SpatialMap", "capture_attention", "plot_channel_weights",
-           "plot_spatial_maps"]
+           "plot_spatial_maps", "spatial_maps_figure"]
 
 
 @dataclass
@@ -291,46 +295,81 @@ def plot_channel_weights(maps: AttentionMaps, path: str | Path, title: str = "")
     plt.close(figure)
 
 
-def plot_spatial_maps(maps: AttentionMaps, image: torch.Tensor, path: str | Path, title: str = "") -> None:
-    """The image, then each spatial map upsampled over it; a cross marks a pairwise block's query.
+# Maps of at most this many positions are too coarse to read as a picture: their values are written on them.
+TINY_MAP = 4
+
+
+def _tiny_map_note(spatial: SpatialMap, image_size: tuple[int, int]) -> str:
+    """Why a map of one to four positions looks like a flat tint over the image."""
+    h, w = spatial.weights.shape
+    if h * w == 1:
+        softmax = "" if spatial.kind == "cbam" else " (a softmax over one position is 1)"
+        return f"1x1 map: one value, the whole image{softmax}"
+    cell = f"{image_size[0] / h:.3g}x{image_size[1] / w:.3g}"
+    return f"{h}x{w} map: {h * w} values, one per {cell}-px block"
+
+
+def _draw_spatial(figure: Figure, axis: Axes, spatial: SpatialMap, shown: Any, size: tuple[int, int]) -> None:
+    """One map over the image, with its colour bar, its size, and, for a tiny map, its values."""
+    height, width = size
+    h, w = spatial.weights.shape
+    tiny = h * w <= TINY_MAP
+    # A tiny map's positions are blocks: bilinear upsampling would invent a gradient between them.
+    upsampled = F.interpolate(spatial.weights[None, None].float(), size=size, mode="nearest" if tiny else "bilinear",
+                              align_corners=None if tiny else False)[0, 0]
+    axis.imshow(shown, cmap="gray")
+    # A gate's scale is (0, 1); a softmax's from 0 to its largest weight, so a uniform map reads uniform.
+    vmax = 1.0 if spatial.kind == "cbam" else max(spatial.weights.max().item(), 1e-12)
+    overlay = axis.imshow(upsampled.numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=vmax)
+    figure.colorbar(overlay, ax=axis, fraction=0.046, pad=0.02, label="gate" if spatial.kind == "cbam" else "weight")
+    label = f"{spatial.block} ({spatial.kind})" + ("" if tiny else f", {h}x{w}")
+    if spatial.query is not None and spatial.query_grid is not None:
+        (row, col), (qh, qw) = spatial.query, spatial.query_grid
+        axis.plot((col + 0.5) * width / qw - 0.5, (row + 0.5) * height / qh - 0.5, "w+", markersize=12)
+        label += ", + query"
+    if tiny:
+        label += "\n" + _tiny_map_note(spatial, size)
+        for (i, j), value in zip(((i, j) for i in range(h) for j in range(w)), spatial.weights.flatten().tolist()):
+            axis.text((j + 0.5) * width / w - 0.5, (i + 0.5) * height / h - 0.5, f"{value:.3g}", ha="center",
+                      va="center", fontsize=9, color="white", bbox={"facecolor": "black", "alpha": 0.5, "pad": 1})
+    axis.set_title(label, fontsize=8)
+
+
+def spatial_maps_figure(maps: AttentionMaps, image: torch.Tensor, title: str = "") -> Figure:
+    """The image, then each spatial map upsampled over it, with a colour bar each.
 
     Colours run from 0 to 1 for CBAM's gate and from 0 to the map's largest weight for the
-    softmax maps.
+    softmax maps. A cross marks a pairwise block's query. Deep blocks of a small input
+    have maps of 1x1 or 2x2 positions, which tint the whole image or a quarter of it
+    evenly; such maps are drawn as blocks, their values written on them, and their
+    titles say what one position covers.
 
     Args:
         image: ``(H, W)`` or ``(3, H, W)`` with values in [0, 1] (un-normalised).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     if not maps.spatial:
         raise ConvzooError("no spatial attention to plot (the model has no CBAM, GC, non-local, criss-cross or DANet "
                            "block)")
-    height, width = image.shape[-2:]
+    size = tuple(image.shape[-2:])
     shown = image.permute(1, 2, 0).numpy() if image.dim() == 3 else image.numpy()
     panels = 1 + len(maps.spatial)
     columns = min(panels, 4)
     rows = math.ceil(panels / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3 * columns, 3 * rows), squeeze=False)
+    figure = Figure(figsize=(3.4 * columns, 3.3 * rows), layout="constrained")
+    axes = figure.subplots(rows, columns, squeeze=False)
     for axis in axes.flat:
         axis.axis("off")
     axes.flat[0].imshow(shown, cmap="gray")
     axes.flat[0].set_title("image", fontsize=8)
     for axis, spatial in zip(axes.flat[1:], maps.spatial):
-        upsampled = F.interpolate(spatial.weights[None, None].float(), size=(height, width), mode="bilinear",
-                                  align_corners=False)[0, 0]
-        axis.imshow(shown, cmap="gray")
-        # A gate's scale is (0, 1); a softmax's from 0 to its largest weight, so a uniform map reads uniform.
-        vmax = 1.0 if spatial.kind == "cbam" else max(spatial.weights.max().item(), 1e-12)
-        axis.imshow(upsampled.numpy(), cmap="jet", alpha=0.5, vmin=0.0, vmax=vmax)
-        if spatial.query is not None and spatial.query_grid is not None:
-            (row, col), (h, w) = spatial.query, spatial.query_grid
-            axis.plot((col + 0.5) * width / w - 0.5, (row + 0.5) * height / h - 0.5, "w+", markersize=12)
-        axis.set_title(f"{spatial.block} ({spatial.kind})", fontsize=8)
+        _draw_spatial(figure, axis, spatial, shown, size)
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    return figure
+
+
+def plot_spatial_maps(maps: AttentionMaps, image: torch.Tensor, path: str | Path, title: str = "") -> None:
+    """Save :func:`spatial_maps_figure` as a PNG."""
+    spatial_maps_figure(maps, image, title).savefig(path, dpi=120)

@@ -25,6 +25,16 @@ Deviations:
       ``[1, 2, 1]`` kernel, the RF corner holds ``16**-40 ~ 1e-48``) and would read 0.
     * The model runs in eval mode (batch norm with running statistics) on a copy, so
       the model passed in is left untouched.
+
+Where the unit sits. The measured unit ``(h // 2, w // 2)`` has its RF centred at input
+position ``offset + unit * stride`` per axis (see :mod:`convzoo.analysis.receptive_field`),
+which is often not the image centre: an even-sized map has no middle unit, and stride-2
+layers padded by ``k // 2`` put unit 0 at the top-left pixel (ResNet-18 on a 96x96 image:
+a 3x3 map whose units sit at 0, 32 and 64 px, the middle one 15.5 px up-left of the image
+centre). The image edge then cuts the ERF on the near side, so its centroid, on which the
+radii are measured, lies nearer the image centre than the RF's centre. These are
+properties of the network and the image size, not of the plot; :func:`erf_figure`
+marks both centres and says so in its caption.
 """
 
 from __future__ import annotations
@@ -32,15 +42,22 @@ from __future__ import annotations
 import copy
 import math
 import os
+import textwrap
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
 
 from convzoo.errors import ConvzooError
 
-__all__ = ["ERFResult", "effective_receptive_field", "square_radius", "plot_erf"]
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from convzoo.analysis.receptive_field import ReceptiveField
+
+__all__ = ["ERFResult", "effective_receptive_field", "erf_figure", "square_radius", "plot_erf"]
 
 
 def _cumulative_square_mass(contributions: torch.Tensor, center: tuple[int, int]) -> torch.Tensor:
@@ -319,31 +336,61 @@ def effective_receptive_field(
     )
 
 
-def plot_erf(
-    result: ERFResult,
-    path: str | os.PathLike,
-    *,
-    log: bool = False,
-    title: str | None = None,
-    dpi: int = 100,
-) -> None:
-    """Save the contribution map as a heatmap with the 50% and 95% squares drawn.
+@dataclass(frozen=True)
+class _RFBox:
+    """Where the measured unit's theoretical RF lies on the input: centre ``(row, col)`` and side per axis."""
 
-    Args:
-        result: what :func:`effective_receptive_field` returned.
-        path: image file to write (the format follows the suffix, e.g. ``.png``).
-        log: colour by ``log10`` of the contribution, which shows the tail out to the
-            RF edge (values below ``1e-12`` of the peak are clipped).
-        title: figure title; a summary of the result when ``None``.
-        dpi: resolution of the saved image.
-    """
+    center: tuple[float, float]
+    size: tuple[float, float]
+    located: bool  # False: only the size is known, and the square is drawn on the ERF's centroid
+
+
+def _rf_box(result: ERFResult, rf: ReceptiveField | None) -> _RFBox | None:
+    """The unit's RF from ``rf`` (centre = offset + unit * stride per axis), else sized by ``theoretical_size``."""
+    same_map = rf is not None and tuple(rf.shape[-2:]) == result.feature_shape[1:]
+    if same_map and not any(axis.is_global for axis in rf.axes):
+        rows, cols = rf.axes
+        center = (float(rows.offset + result.unit[0] * rows.jump), float(cols.offset + result.unit[1] * cols.jump))
+        return _RFBox(center, (float(rows.size), float(cols.size)), located=True)
+    if result.theoretical_size:
+        return _RFBox(tuple(map(float, result.center)), (float(result.theoretical_size),) * 2, located=False)
+    return None
+
+
+def _erf_caption(result: ERFResult, box: _RFBox | None, rf: ReceptiveField | None) -> str:
+    """Says where the measured unit's RF lies and why that need not be the image centre."""
+    height, width = result.contributions.shape
+    h, w = result.feature_shape[1:]
+    lines = [f"unit {result.unit} of the {h}x{w} feature map; image centre ({(height - 1) / 2:g}, {(width - 1) / 2:g})"]
+    if box is not None and box.located:
+        lines[0] += f"; the unit's RF is centred at ({box.center[0]:g}, {box.center[1]:g}) (+)"
+        if h % 2 == 0 or w % 2 == 0:
+            lines.append("an even-sized map has no middle unit: this is the lower-right of the central ones")
+        elif max(abs(box.center[0] - (height - 1) / 2), abs(box.center[1] - (width - 1) / 2)) >= 1:
+            rows = rf.axes[0]
+            units = ", ".join(f"{float(rows.offset + i * rows.jump):g}" for i in range(h))
+            lines.append(f"the strided layers' padding puts unit 0 at row {float(rows.offset):g}, so the units sit at "
+                         f"rows {units}: not symmetric about the image centre")
+    if box is not None:
+        outside = any(c - s / 2 < -0.5 or c + s / 2 > n - 0.5 for c, s, n in zip(box.center, box.size, (height, width)))
+        where = "" if box.located else ", drawn on the ERF centroid: its position was not given"
+        if outside:
+            lines.append(f"the RF ({box.size[0]:g}x{box.size[1]:g} px{where}) reaches beyond the {height}x{width} "
+                         "image: its edges lie outside the picture")
+        elif where:
+            lines.append(f"RF square{where}")
+    center = result.center
+    if box is not None and box.located and max(abs(center[0] - box.center[0]), abs(center[1] - box.center[1])) > 1:
+        lines.append(f"the 50%/95% squares are centred on the ERF's centroid {center} (x), which the image edge "
+                     "pulls toward the image centre")
+    return "\n".join(textwrap.fill(line, 88) for line in lines)
+
+
+def _draw_map(figure: Figure, axes: Axes, result: ERFResult, log: bool) -> None:
+    """The contribution heatmap, its colour bar and axis labels."""
     from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
 
     data = result.contributions.numpy()
-    figure = Figure(figsize=(5, 4.4))
-    axes = figure.subplots()
     if log:
         peak = float(data.max())
         positive = data[data > 0]
@@ -351,23 +398,100 @@ def plot_erf(
         image = axes.imshow(data.clip(min=floor), cmap="magma", norm=LogNorm(vmin=floor, vmax=peak))
     else:
         image = axes.imshow(data, cmap="magma")
-    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of |gradient|")
-    row, col = result.center
-    squares = [(result.radius_50, "50%", "cyan", "-"), (result.radius_95, "95%", "lime", "-")]
-    if result.theoretical_size:
-        squares.append((result.theoretical_size / 2, "RF", "white", "--"))
-    for radius, label, colour, style in squares:
-        # Pixel (r, c) covers [c - 0.5, c + 0.5] in imshow's coordinates.
-        axes.add_patch(Rectangle(
-            (col - radius, row - radius), 2 * radius, 2 * radius,
-            fill=False, edgecolor=colour, linestyle=style, linewidth=1.2, label=f"{label}: r={radius:.1f}",
-        ))
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04, label="share of |gradient|" + (" (log)" if log else ""))
     axes.set_xlim(-0.5, data.shape[1] - 0.5)
     axes.set_ylim(data.shape[0] - 0.5, -0.5)
-    axes.legend(loc="upper right", fontsize=7, framealpha=0.6)
+    axes.set_xlabel("input column (px)")
+    axes.set_ylabel("input row (px)")
+
+
+def _draw_squares(axes: Axes, result: ERFResult, box: _RFBox | None) -> None:
+    """The 50% and 95% squares on the centroid (x), and the theoretical RF on its centre (+)."""
+    from matplotlib.patches import Rectangle
+
+    row, col = result.center
+    squares = [((row, col), (result.radius_50,) * 2, f"50%: r={result.radius_50:.1f}", "cyan", "-"),
+               ((row, col), (result.radius_95,) * 2, f"95%: r={result.radius_95:.1f}", "lime", "-")]
+    if box is not None:
+        label = f"RF: {box.size[0]:g}x{box.size[1]:g} px"
+        squares.append((box.center, (box.size[0] / 2, box.size[1] / 2), label, "white", "--"))
+    for (y, x), (ry, rx), label, colour, style in squares:
+        # Pixel (r, c) covers [c - 0.5, c + 0.5] in imshow's coordinates, so a square of
+        # radius k + 0.5 around pixel c covers pixels c - k to c + k exactly.
+        axes.add_patch(Rectangle((x - rx, y - ry), 2 * rx, 2 * ry, fill=False, edgecolor=colour, linestyle=style,
+                                 linewidth=1.2, label=label))
+    axes.plot(col, row, "x", color="cyan", markersize=7, linestyle="none", label="ERF centroid")
+    if box is not None and box.located:
+        axes.plot(box.center[1], box.center[0], "+", color="white", markersize=10, linestyle="none", label="RF centre")
+
+
+def erf_figure(
+    result: ERFResult,
+    *,
+    log: bool = False,
+    title: str | None = None,
+    model: str | None = None,
+    rf: ReceptiveField | None = None,
+) -> Figure:
+    """The contribution map as a heatmap with the 50% and 95% squares, the theoretical RF and a caption.
+
+    The 50% and 95% squares are centred on the map's centroid (the radii's centre). The
+    dashed square is the unit's theoretical RF where ``rf`` places it: at
+    ``offset + unit * stride`` per axis, which is often not the image centre. An even-sized
+    map has no middle unit (``(h // 2, w // 2)`` is the lower-right of the central ones),
+    and networks whose stride-2 layers pad by ``k // 2`` put unit 0 at the top-left pixel,
+    so, e.g., ResNet-18's 3x3 map of a 96x96 image has its units at 0, 32 and 64 px and the
+    middle one 15.5 px up-left of the image centre. Where the image edge then cuts the ERF
+    on one side, the centroid moves toward the image centre, away from the RF's centre.
+    The caption under the map states these facts for the figure at hand.
+
+    Args:
+        result: what :func:`effective_receptive_field` returned.
+        log: colour by ``log10`` of the contribution, which shows the tail out to the
+            RF edge (values below ``1e-12`` of the peak are clipped).
+        title: figure title; the model (if given) and a summary of the result when ``None``.
+        model: the model's name, for the default title.
+        rf: the theoretical receptive field of the measured feature map (a stage of
+            :func:`~convzoo.analysis.receptive_field.receptive_field`), which places the RF
+            square; without it the square of ``result.theoretical_size`` is drawn on the
+            centroid.
+    """
+    from matplotlib.figure import Figure
+
+    box = _rf_box(result, rf)
+    caption = _erf_caption(result, box, rf)
+    lines = caption.count("\n") + 1
+    # Heights in inches: the map, the legend's two rows, the caption's lines.
+    heights = (4.6, 0.45, 0.13 * lines + 0.05)
+    figure = Figure(figsize=(6, sum(heights) + 0.2), layout="constrained")
+    axes, legend_axes, caption_axes = figure.subplots(3, 1, height_ratios=heights)
+    _draw_map(figure, axes, result, log)
+    _draw_squares(axes, result, box)
     if title is None:
         where = "last feature map" if result.stage is None else f"stage {result.stage}"
-        title = f"ERF of the central unit, {where} ({result.samples} inputs)"
+        name = f"{model}: " if model else ""
+        title = f"{name}ERF of the central unit, {where} ({result.samples} inputs)"
     axes.set_title(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(os.fspath(path), dpi=dpi)
+    for notes in (legend_axes, caption_axes):
+        notes.set_axis_off()
+    # A grey box, so the white RF entries show; below the map, so it hides none of it.
+    legend_axes.legend(*axes.get_legend_handles_labels(), loc="center", ncols=3, fontsize=7, facecolor="0.35",
+                       labelcolor="white", framealpha=1.0)
+    # Out of the layout: the heights above leave it room, and its width must not squeeze the map.
+    caption_axes.text(0.5, 1.0, caption, ha="center", va="top", fontsize=7, transform=caption_axes.transAxes,
+                      in_layout=False)
+    return figure
+
+
+def plot_erf(
+    result: ERFResult,
+    path: str | os.PathLike,
+    *,
+    log: bool = False,
+    title: str | None = None,
+    model: str | None = None,
+    rf: ReceptiveField | None = None,
+    dpi: int = 100,
+) -> None:
+    """Save :func:`erf_figure` (same arguments) to ``path``, the format following its suffix, at ``dpi``."""
+    erf_figure(result, log=log, title=title, model=model, rf=rf).savefig(os.fspath(path), dpi=dpi)

@@ -30,9 +30,11 @@ Conventions:
       ``torchvision::deform_conv2d``, whose interpolation is not counted); **ConvTranspose**
       ``MACs = input elements x out_channels / groups x prod(kernel)``; **Linear**
       ``MACs = output elements x in_features`` (any leading dimensions).
-    * ``activation_bytes``: the sum, over leaf-layer calls, of the bytes of their
-      outputs. It is the memory the layer outputs would take if none were freed or
-      computed in place, not the peak memory of inference.
+    * ``activation_bytes``: the bytes of the distinct storages that leaf-layer outputs
+      hold. An output that shares its storage with the input or with an output already
+      counted allocates nothing: an ``nn.Identity``, a view (``Flatten``, a reshape), an
+      in-place op (``ReLU(inplace=True)``). It is the memory the layer outputs would take
+      if none were freed, not the peak memory of inference.
     * All counts are for the whole batch (``batch_size`` images).
 """
 
@@ -74,7 +76,8 @@ class LayerStats:
         params: parameters the module owns (counted on its first call only).
         macs: dense multiply-accumulates (conv / linear / matmul).
         other_ops: element-wise and reduction operations (see the module docstring).
-        activation_bytes: bytes of the output tensors.
+        activation_bytes: bytes of the storages its outputs are the first to hold (0 for
+            an identity, a view or an in-place op: their output is memory counted before).
         counted: whether convzoo knows a formula for this module type.
     """
 
@@ -433,8 +436,10 @@ class _OpCounter(TorchDispatchMode):
 
 
 class _Profiler:
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, x: torch.Tensor) -> None:
         self.model = model
+        # Storages seen so far, by identity; holding them keeps their address from being reused.
+        self.storages: dict[int, torch.UntypedStorage] = {x.untyped_storage()._cdata: x.untyped_storage()}
         self.names = {m: n for n, m in model.named_modules(remove_duplicate=False)}
         self.stack: list[nn.Module] = []  # modules being run, outermost first
         self.layers: list[LayerStats] = []
@@ -475,7 +480,7 @@ class _Profiler:
         outs = [t for t in tensors_in(output)]
         if outs:
             row.output_shape = tuple(outs[0].shape)
-        row.activation_bytes = sum(t.numel() * t.element_size() for t in outs)
+        row.activation_bytes = self.new_bytes(outs)
         formula = _formula(module)
         inp = next(iter(tensors_in(inputs)), None)
         if formula is not None and outs and inp is not None:
@@ -484,6 +489,20 @@ class _Profiler:
                 row.macs += int(macs_fn(module, inp, outs[0]))
             if other_fn is not None:
                 row.other_ops += int(other_fn(module, inp, outs[0]))
+
+    def new_bytes(self, tensors: Sequence[torch.Tensor]) -> int:
+        """Bytes of the storages among ``tensors`` not seen before, which are then seen.
+
+        A view, a reshape or an in-place op returns a tensor on a storage already seen:
+        it allocates nothing.
+        """
+        total = 0
+        for t in tensors:
+            storage = t.untyped_storage()
+            if storage._cdata not in self.storages:
+                self.storages[storage._cdata] = storage
+                total += storage.nbytes()
+        return total
 
     # ATen ops ------------------------------------------------------------
     def _target(self) -> LayerStats | None:
@@ -547,7 +566,7 @@ def _first_tensor(obj: Any) -> torch.Tensor | None:
 
 
 def _run(model: nn.Module, x: torch.Tensor) -> _Profiler:
-    prof = _Profiler(model)
+    prof = _Profiler(model, x)
     handles = []
     for module in model.modules():
         handles.append(module.register_forward_pre_hook(prof.pre_hook))
@@ -683,7 +702,7 @@ def format_profile(result: ProfileResult, layers: bool = False) -> str:
         f"MACs:              {result.macs:,} ({_human(result.macs)}; conv + linear + matmul)",
         f"FLOPs:             {result.flops:,} ({_human(result.flops)}; FLOPs = 2 x MACs)",
         f"other ops:         {result.other_ops:,} ({_human(result.other_ops)}; norms, activations, pooling, element-wise)",
-        f"activation memory: {_bytes(result.activation_bytes)} (sum of leaf-layer outputs)",
+        f"activation memory: {_bytes(result.activation_bytes)} (leaf-layer outputs, each storage once, none freed)",
         result.coverage.summary(),
     ]
     return "\n".join(lines)

@@ -69,9 +69,10 @@ from __future__ import annotations
 import math
 import operator
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, NamedTuple, Sequence
 
 import torch
 import torch.fx
@@ -169,12 +170,18 @@ class ReceptiveField:
 
 @dataclass(frozen=True)
 class ReceptiveFieldResult:
-    """Receptive fields at each ``feature_info`` stage and at the output of a model."""
+    """Receptive fields at each ``feature_info`` stage and at the output of a model.
+
+    ``global_through_gates`` names the fields that are global only because gates of
+    spatial size 1 (SE and its kin) multiply a global pooling back in: with
+    ``ignore_gates=True`` they are local.
+    """
 
     model: str
     input_size: tuple[int, ...]
     stages: list[ReceptiveField] = field(default_factory=list)
     output: ReceptiveField | None = None
+    global_through_gates: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> ReceptiveField:
         for rf in [*self.stages, self.output]:
@@ -188,11 +195,17 @@ class ReceptiveFieldResult:
             "input_size": list(self.input_size),
             "stages": [rf.to_dict() for rf in self.stages],
             "output": None if self.output is None else self.output.to_dict(),
+            "global_through_gates": list(self.global_through_gates),
         }
 
 
-def format_receptive_field(result: ReceptiveFieldResult) -> str:
-    """A plain-text table of the receptive fields of a result, one row per stage."""
+def format_receptive_field(result: ReceptiveFieldResult, ignore_gates_option: str = "ignore_gates=True") -> str:
+    """A plain-text table of the receptive fields of a result, one row per stage.
+
+    When gates alone make fields global, a last line names them and
+    ``ignore_gates_option`` (the command line passes its flag), so "global" from an early
+    stage on does not read as convolutions that already see the whole image.
+    """
     rows = [("stage", "shape", "receptive field", "stride", "offset")]
     for rf in [*result.stages, *([result.output] if result.output is not None else [])]:
 
@@ -208,6 +221,11 @@ def format_receptive_field(result: ReceptiveFieldResult) -> str:
     size = "x".join(str(s) for s in result.input_size)
     lines = [f"{result.model} at input {size} (receptive field, stride and offset in input pixels)"]
     lines += ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    if result.global_through_gates:
+        lines.append(
+            f"global at {', '.join(result.global_through_gates)} only through SE-style gates (a global pooling "
+            f"multiplied back into the map); {ignore_gates_option} gives the local field"
+        )
     return "\n".join(lines)
 
 
@@ -388,37 +406,65 @@ def _trace(model: nn.Module, stage_modules: Sequence[str]) -> tuple[torch.fx.Gra
     return torch.fx.GraphModule(tracer.root, graph), tracer.stage_nodes
 
 
-def _propagate_shapes(gm: torch.fx.GraphModule, input_size: tuple[int, ...]) -> None:
-    """Store each node's output metadata in ``node.meta['tensor_meta']`` (meta or fake tensors).
+class _TensorShape(NamedTuple):
+    """What the rules read of a node's tensor result: its shape."""
 
-    Integer results (sizes read from ``x.shape``, crop offsets computed from them) are kept
-    in ``node.meta['value']``, so slices bounded by them can be followed.
+    shape: torch.Size
+
+
+class _ShapeRecorder(torch.fx.Interpreter):
+    """Runs the traced graph on meta or fake tensors and keeps what the rules read of each node.
+
+    A tensor result goes to ``node.meta['tensor_meta']`` (a tuple of them for a tuple of
+    tensors); an integer (a size read from ``x.shape``, a crop offset computed from it) to
+    ``node.meta['value']``, so slices bounded by it can be followed. Unlike fx's
+    ``ShapeProp`` it prints nothing and lets an error raised in the model pass unchanged:
+    a too-small image meets the model's own input check, the one ``info`` and ``compare`` hit.
     """
-    from torch.fx.passes.shape_prop import ShapeProp
 
-    class ShapeAndSizeProp(ShapeProp):
-        def run_node(self, n: torch.fx.Node) -> Any:
-            result = super().run_node(n)
-            if isinstance(result, int):
-                n.meta["value"] = result
-            return result
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        super().__init__(gm)
+        self.extra_traceback = False  # no graph dump appended to the model's own message
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        result = super().run_node(n)
+        found = False
+
+        def shape_of(r: Any) -> Any:
+            nonlocal found
+            if isinstance(r, torch.Tensor):
+                found = True
+                return _TensorShape(r.shape)
+            return r
+
+        meta = torch.fx.node.map_aggregate(result, shape_of)
+        if found:
+            n.meta["tensor_meta"] = meta
+        if isinstance(result, int):
+            n.meta["value"] = result
+        return result
+
+
+def _propagate_shapes(gm: torch.fx.GraphModule, input_size: tuple[int, ...], name: str) -> None:
+    """Record each node's shape (see :class:`_ShapeRecorder`) from one run on meta or fake tensors.
+
+    A model's own :class:`ConvzooError` (its input check) passes unchanged; any other
+    failure becomes a :class:`ReceptiveFieldError` naming the input.
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     params = list(gm.parameters()) + list(gm.buffers())
     dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)  # a float64 model takes float64
+    on_meta = all(p.is_meta for p in params)
+    device = torch.device("meta") if on_meta else params[0].device
     try:
-        if all(p.is_meta for p in params):
-            ShapeAndSizeProp(gm).propagate(torch.empty(1, *input_size, dtype=dtype, device="meta"))
-        else:
-            from torch._subclasses.fake_tensor import FakeTensorMode
-
-            mode = FakeTensorMode(allow_non_fake_inputs=True)
-            device = params[0].device if params else torch.device("cpu")
-            ShapeAndSizeProp(gm, fake_mode=mode).propagate(torch.empty(1, *input_size, dtype=dtype, device=device))
+        with nullcontext() if on_meta else FakeTensorMode(allow_non_fake_inputs=True):
+            _ShapeRecorder(gm).run(torch.empty(1, *input_size, dtype=dtype, device=device))
     except ConvzooError:
         raise
     except Exception as exc:
         raise ReceptiveFieldError(
-            f"cannot run {type(gm).__name__} on a 1x{'x'.join(map(str, input_size))} input to measure shapes: {exc}"
+            f"cannot run {name} on a 1x{'x'.join(map(str, input_size))} input to measure shapes: {exc}"
         ) from exc
 
 
@@ -441,6 +487,7 @@ class _Propagator:
         self.ignore_gates = ignore_gates
         self.modules = dict(gm.named_modules())
         self.states: dict[torch.fx.Node, _State] = {}
+        self.gates_made_global = False  # a gate of spatial size 1 made a local field global
 
     # helpers ------------------------------------------------------------------------
     def fail(self, node: torch.fx.Node, why: str) -> ReceptiveFieldError:
@@ -464,10 +511,20 @@ class _Propagator:
         return node.target in (operator.mul, torch.mul, "mul", "mul_")
 
     def merge(self, node: torch.fx.Node, parents: list[torch.fx.Node]) -> _State:
-        if self.ignore_gates and self.is_gate_product(node):
-            # A per-channel gate (B, C, 1, 1) scales the map; its own field does not reach the product.
-            maps = [p for p in parents if any(size > 1 for size in self.spatial(p))]
-            parents = maps or parents
+        if not self.is_gate_product(node):
+            return self.combine(node, parents)
+        # A per-channel gate (B, C, 1, 1) scales the map; its own field does not reach the product.
+        maps = [p for p in parents if any(size > 1 for size in self.spatial(p))] or parents
+        local = self.combine(node, maps)
+        if self.ignore_gates:
+            return local
+        merged = self.combine(node, parents)
+        if any(a.is_global for a in merged) and not any(a.is_global for a in local):
+            self.gates_made_global = True
+        return merged
+
+    def combine(self, node: torch.fx.Node, parents: list[torch.fx.Node]) -> _State:
+        """The field where branches meet: the largest, which needs the same stride on every branch."""
         states = [self.states[p] for p in parents]
         axes = []
         for i in range(self.ndim):
@@ -725,31 +782,50 @@ def receptive_field(
     model.eval()
     try:
         gm, stage_nodes = _trace(model, stage_modules)
-        _propagate_shapes(gm, input_size)
+        _propagate_shapes(gm, input_size, type(model).__name__)
         prop = _Propagator(gm, ndim, ignore_gates)
         prop.run()
     finally:
         model.train(was_training)
 
-    def result_for(name: str, node: Any) -> ReceptiveField:
-        if node not in prop.states:
-            raise ReceptiveFieldError(f"receptive field: {name!r} does not depend on the input")
-        return ReceptiveField(name, _shape(node) or (), prop.states[node])
+    named = _named_nodes(gm, stage_modules, stage_nodes, prop)
+    fields = [ReceptiveField(name, _shape(node) or (), prop.states[node]) for name, node in named]
+    return ReceptiveFieldResult(
+        model=type(model).__name__,
+        input_size=input_size,
+        stages=fields[:-1],
+        output=fields[-1],
+        global_through_gates=_global_through_gates(prop, named) if prop.gates_made_global else (),
+    )
 
-    stages = []
+
+def _named_nodes(
+    gm: torch.fx.GraphModule, stage_modules: list[str], stage_nodes: dict[str, torch.fx.Node], prop: _Propagator
+) -> list[tuple[str, torch.fx.Node]]:
+    """``(name, node)`` of each stage and of the output, every one checked to depend on the input."""
+    named = []
     for name in stage_modules:
         if name not in stage_nodes:
             raise ReceptiveFieldError(f"receptive field: feature_info module {name!r} is not called in forward")
-        stages.append(result_for(name, stage_nodes[name]))
+        named.append((name, stage_nodes[name]))
     output_node = next(n for n in gm.graph.nodes if n.op == "output")
     outputs: list[torch.fx.Node] = []
     torch.fx.node.map_arg(output_node.args, outputs.append)
     tracked = [n for n in outputs if n in prop.states]
     if not tracked:
         raise ReceptiveFieldError("receptive field: the model's output does not depend on its input")
-    return ReceptiveFieldResult(
-        model=type(model).__name__,
-        input_size=input_size,
-        stages=stages,
-        output=result_for("output", tracked[0]),
+    for name, node in named:
+        if node not in prop.states:
+            raise ReceptiveFieldError(f"receptive field: {name!r} does not depend on the input")
+    return [*named, ("output", tracked[0])]
+
+
+def _global_through_gates(prop: _Propagator, named: list[tuple[str, torch.fx.Node]]) -> tuple[str, ...]:
+    """The names of the fields that are global only because of gates: local once the gates are ignored."""
+    local = _Propagator(prop.gm, prop.ndim, ignore_gates=True)
+    local.run()
+    return tuple(
+        name
+        for name, node in named
+        if any(a.is_global for a in prop.states[node]) and not any(a.is_global for a in local.states[node])
     )

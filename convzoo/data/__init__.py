@@ -6,13 +6,18 @@
 name            files under ``data_dir``                    native  standard augment
 ==============  ==========================================  ======  ==================
 digits          none (bundled with scikit-learn)            \\-      random affine
-mnist           ``MNIST/raw/*-idx?-ubyte[.gz]``             28      none
-fashion-mnist   ``FashionMNIST/raw/*-idx?-ubyte[.gz]``      28      none
+mnist           ``*-idx?-ubyte[.gz]``, or in                28      none
+                ``MNIST/raw/``
+fashion-mnist   ``*-idx?-ubyte[.gz]``, or in                28      none
+                ``FashionMNIST/raw/``
 cifar10         ``cifar-10-batches-py/``                    32      padded crop, flip
 cifar100        ``cifar-100-python/``                       32      padded crop, flip
 folder          ``train/<class>/``, ``val/<class>/``,       \\-      random resized
                 optional ``test/<class>/``                          crop, flip
 ==============  ==========================================  ======  ==================
+
+``docs/datasets.md`` describes each layout, and those of the denoising and hyperspectral
+datasets.
 
 MNIST, Fashion-MNIST and CIFAR are held in memory as normalised float32 tensors; an image
 folder stays on disk and is decoded per image.

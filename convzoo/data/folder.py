@@ -4,7 +4,9 @@ Layout under the data directory, as torchvision's ``ImageFolder`` reads it::
 
     train/<class>/<image>     the class names are train's subfolders, sorted
     val/<class>/<image>       the same classes
-    test/<class>/<image>      optional; the validation images are the test split without it
+    test/<class>/<image>      optional; without it the validation images stand in for the
+                              test split (``splits.test is splits.val``), and the run's
+                              report says it scored ``val``
 
 Images are any file PIL reads with a usual extension (jpg, jpeg, png, ppm, bmp, pgm, tif,
 tiff, webp), also in nested folders; hidden files and folders are skipped. They stay on

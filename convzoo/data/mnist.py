@@ -5,12 +5,12 @@ al., "Gradient-based learning applied to document recognition", Proc. IEEE 1998)
 Fashion-MNIST: Zalando's article photos in the same format and sizes (Xiao et al., 2017,
 https://arxiv.org/abs/1708.07747).
 
-Files, as torchvision lays them out under the data directory (each may also be gzipped,
-``.gz``)::
+Files: the four idx files, each possibly gzipped (``.gz``), either directly in the data
+directory, as LeCun's and Zalando's downloads unpack and Debian's ``dataset-fashion-mnist``
+installs them, or where torchvision lays them out under it::
 
-    MNIST/raw/train-images-idx3-ubyte   train-labels-idx1-ubyte
-              t10k-images-idx3-ubyte    t10k-labels-idx1-ubyte
-    FashionMNIST/raw/...                (the same four names)
+    train-images-idx3-ubyte   train-labels-idx1-ubyte      directly in the data directory, or
+    t10k-images-idx3-ubyte    t10k-labels-idx1-ubyte       in MNIST/raw/ (FashionMNIST/raw/)
 
 An idx file is a big-endian header (two zero bytes, a type byte, ``0x08`` for unsigned
 bytes, the number of dimensions, then one 4-byte size per dimension) followed by the
@@ -92,6 +92,14 @@ def _download(folder: str, data_dir: Path) -> None:
         raise ConvzooError(f"cannot download {folder} to {data_dir}: {error}") from None
 
 
+def _files_folder(data_dir: Path, folder: str) -> Path | None:
+    """The folder holding the training images: ``data_dir``, else torchvision's ``data_dir/folder/raw``; or None."""
+    for candidate in (data_dir, data_dir / folder / "raw"):
+        if _find(candidate, _FILES["train"][0]):
+            return candidate
+    return None
+
+
 def _read_split(raw: Path, split: str, title: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     image_name, label_name = _FILES[split]
     paths = []
@@ -127,11 +135,19 @@ def _load(
 ) -> ImageSplits:
     check_in_chans(in_chans, name)
     if data_dir is None:
-        raise ConvzooError(f"dataset {name!r} is read from files; give the folder that holds {folder}/raw (--data-dir)")
+        raise ConvzooError(f"dataset {name!r} is read from files; give the folder that holds its idx files, "
+                           f"directly or in {folder}/raw (--data-dir)")
     data_dir = Path(data_dir)
-    raw = data_dir / folder / "raw"
-    if download and not all(_find(raw, filename) for pair in _FILES.values() for filename in pair):
+    raw = _files_folder(data_dir, folder)
+    if download and (raw is None or not all(_find(raw, f) for pair in _FILES.values() for f in pair)):
         _download(folder, data_dir)
+        raw = data_dir / folder / "raw"
+    if raw is None:
+        first = _FILES["train"][0]
+        raise ConvzooError(
+            f"{title} file {first} (or {first}.gz) not found in {data_dir} or {data_dir / folder / 'raw'}; put the "
+            f"four {title} idx files in one of them, or pass --download to fetch them (needs an internet connection)"
+        )
     train_images, train_labels = _read_split(raw, "train", title, len(class_names))
     test_images, test_labels = _read_split(raw, "test", title, len(class_names))
     if train_images.shape[-1] != test_images.shape[-1]:
@@ -150,7 +166,7 @@ def load_mnist(
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
 ) -> ImageSplits:
-    """MNIST from ``data_dir/MNIST/raw`` as normalised ``(N, in_chans, S, S)`` tensors.
+    """MNIST from ``data_dir`` or ``data_dir/MNIST/raw`` as normalised ``(N, in_chans, S, S)`` tensors.
 
     ``image_size`` ``None`` keeps the native 28x28. ``augment`` is accepted for a uniform
     interface; MNIST has no standard augmentation.
@@ -167,7 +183,7 @@ def load_fashion_mnist(
     data_dir: str | os.PathLike | None = None,
     download: bool = False,
 ) -> ImageSplits:
-    """Fashion-MNIST from ``data_dir/FashionMNIST/raw`` as normalised ``(N, in_chans, S, S)`` tensors.
+    """Fashion-MNIST from ``data_dir`` or ``data_dir/FashionMNIST/raw`` as normalised ``(N, in_chans, S, S)`` tensors.
 
     ``image_size`` ``None`` keeps the native 28x28. No standard augmentation.
     """

@@ -288,7 +288,7 @@ class GoogLeNet(ImageClassifier):
 
 
 @register_model(
-    family="googlenet", paper=PAPER, torchvision="googlenet", deviations=DEVIATIONS,
+    family="inception", paper=PAPER, torchvision="googlenet", deviations=DEVIATIONS,
     notes={
         "paper_top5_error": "6.67% (ILSVRC 2014 test, ensemble of 7 models, 144 crops); 10.07% single model, 1 crop",
         "aux_loss_weight": 0.3,

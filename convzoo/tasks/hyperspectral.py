@@ -23,6 +23,7 @@ drawn beside the ground truth (:func:`plot_classification_map`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,9 +34,12 @@ from convzoo.data.hyperspectral import HyperspectralSplits, PatchDataset
 from convzoo.errors import ConvzooError
 from convzoo.tasks.classification import ClassificationTask, main_logits, per_class_accuracy
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = [
-    "SCENE_MAPS", "HyperspectralTask", "cohen_kappa", "plot_classification_map", "predict_pixels", "predict_scene",
-    "scene_scores",
+    "SCENE_MAPS", "HyperspectralTask", "classification_map_figure", "cohen_kappa", "plot_classification_map",
+    "predict_pixels", "predict_scene", "scene_scores",
 ]
 
 SCENE_MAPS = ("all", "labelled", "none")  # which pixels the classification map shows
@@ -151,23 +155,22 @@ def _class_colours(num_classes: int) -> np.ndarray:
     return np.concatenate([np.zeros((1, 3)), np.asarray(palette)[:num_classes]])
 
 
-def plot_classification_map(
-    labels: np.ndarray, predicted: np.ndarray, class_names: list[str], path: str | Path, title: str = ""
-) -> None:
+def classification_map_figure(
+    labels: np.ndarray, predicted: np.ndarray, class_names: list[str], title: str = ""
+) -> Figure:
     """Ground truth, the whole-scene prediction and the prediction on the labelled pixels, side by side.
+
+    Black is an unlabelled pixel (no ground truth, so no score) or, in a map of the
+    labelled pixels only, a pixel not classified; the legend names it with the classes.
 
     Args:
         labels: ground truth ``(H, W)``, 0 = unlabelled, k = class ``k - 1``.
         predicted: predicted class index ``(H, W)``, 0 to K - 1, or -1 where not predicted.
         class_names: class ``k`` is ``class_names[k]``.
-        path: the PNG to write.
-        title: a line above the panels (e.g. the scores).
+        title: a line above the panels (e.g. the scores and the split they are of).
     """
-    import matplotlib  # slow to import: only when a map is drawn
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
+    from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
     colours = _class_colours(len(class_names))
@@ -179,15 +182,22 @@ def plot_classification_map(
         ("prediction, labelled pixels", np.where(labels > 0, shown, 0)),
     ]
     height, width = labels.shape
-    figure, axes = plt.subplots(1, 3, figsize=(3 * 3.6 * max(width / height, 0.5) + 2.5, 4.2))
-    for axis, (name, image) in zip(axes, panels):
+    figure = Figure(figsize=(3 * 3.6 * max(width / height, 0.5) + 2.5, 4.2), layout="constrained")
+    for axis, (name, image) in zip(figure.subplots(1, 3), panels):
         axis.imshow(image, cmap=cmap, vmin=0, vmax=len(class_names), interpolation="nearest")
         axis.set_title(name)
         axis.set_axis_off()
-    handles = [Patch(color=colours[k + 1], label=name) for k, name in enumerate(class_names)]
-    figure.legend(handles=handles, loc="center right", fontsize=7, frameon=False)
+    black = "unlabelled" + (", or not classified" if (predicted < 0).any() else "")
+    handles = [Patch(facecolor=colours[0], edgecolor="0.6", label=black)]  # an edge, so black shows on white
+    handles += [Patch(color=colours[k + 1], label=name) for k, name in enumerate(class_names)]
+    figure.legend(handles=handles, loc="outside right center", fontsize=7, frameon=False)
     if title:
         figure.suptitle(title)
-    figure.tight_layout(rect=(0, 0, 0.8, 1))
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    return figure
+
+
+def plot_classification_map(
+    labels: np.ndarray, predicted: np.ndarray, class_names: list[str], path: str | Path, title: str = ""
+) -> None:
+    """Save :func:`classification_map_figure` (same arguments) as the PNG ``path``."""
+    classification_map_figure(labels, predicted, class_names, title).savefig(path, dpi=100)

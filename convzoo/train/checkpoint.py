@@ -81,9 +81,16 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointM
     return weights_path
 
 
+def _missing(given: Path, weights_path: Path, meta_path: Path) -> str:
+    """Why ``given`` names no checkpoint, in the terms the user gave it: a folder, a file or a stem."""
+    if given.is_dir():
+        return f"folder {given} holds no checkpoint: {meta_path.name} does not exist in it"
+    if given.exists() or weights_path.exists():
+        return f"checkpoint metadata {meta_path} does not exist"
+    return f"{given} does not exist; expected a run folder or a checkpoint (.safetensors beside its .json)"
+
+
 def _read_meta(meta_path: Path) -> CheckpointMeta:
-    if not meta_path.is_file():
-        raise CheckpointError(f"checkpoint metadata {meta_path} does not exist")
     try:
         return CheckpointMeta(**json.loads(meta_path.read_text()))
     except (json.JSONDecodeError, TypeError, UnicodeDecodeError) as error:
@@ -93,6 +100,8 @@ def _read_meta(meta_path: Path) -> CheckpointMeta:
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[nn.Module, CheckpointMeta]:
     """Rebuild the model a checkpoint describes and load its weights; eval mode."""
     weights_path, meta_path = checkpoint_paths(path)
+    if not meta_path.is_file():
+        raise CheckpointError(_missing(Path(path), weights_path, meta_path))
     meta = _read_meta(meta_path)
     model = create_model(meta.model, **meta.model_args)
     load_weights(model, weights_path)

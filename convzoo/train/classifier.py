@@ -3,7 +3,8 @@
 :func:`build` is what :func:`convzoo.train.runner.train` calls for ``--task
 classification`` (the default). Besides the runner's files, the report writes
 ``confusion.png`` and puts per-class accuracy and the confusion matrix in
-``test_metrics.json``.
+``test_metrics.json``, with the split it scored (``test``, or ``val`` for a dataset that
+has no test split).
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
         model=config.model, model_args=model_args, dataset=dataset, class_names=splits.class_names,
         mean=splits.mean, std=splits.std, input_size=[in_chans, image_size, image_size],
         eval_crop_fraction=splits.eval_crop_fraction,
+        task_args={"data_dir": config.data_dir},  # `convzoo eval RUN` reads the same files without --data-dir
     )
+    # A dataset without a test split (an image folder without test/) gives its validation split as test.
+    test_split = "val" if splits.test is splits.val else "test"
 
     def report(trainer: Trainer, out: Path, is_main: bool) -> dict[str, Any]:
         test, sums = trainer.evaluate(splits.test, detailed=True)
@@ -74,6 +78,7 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
         if is_main:
             plot_confusion(confusion, splits.class_names, out / "confusion.png")
         return {
+            "split": test_split,
             **test,
             "per_class_accuracy": dict(zip(splits.class_names, per_class_accuracy(confusion))),
             "confusion": confusion.long().tolist(),

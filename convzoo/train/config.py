@@ -2,16 +2,23 @@
 
 A run's settings are resolved in three layers: :class:`TrainConfig`'s defaults, then a
 recipe's values (``--recipe NAME``), then every flag the user gave. The resolved config
-is stored in the checkpoint, so ``--resume`` continues with exactly the same settings.
+is stored in the checkpoint, so ``--resume`` continues with exactly the same settings
+(``--epochs`` alone may change with it: the run's new length). :meth:`TrainConfig.validate`
+checks every setting before a run writes or loads anything.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
+from convzoo.data import AUGMENTATIONS
 from convzoo.errors import ConvzooError
+from convzoo.registry import get_entry, list_models
+from convzoo.train.transfer import parse_freeze
 
 __all__ = ["RECIPES", "TASK_DEFAULTS", "TrainConfig", "resolve_config"]
 
@@ -90,14 +97,88 @@ class TrainConfig:
         return cls(**{key: value for key, value in values.items() if key in known})
 
     def validate(self) -> None:
+        """Refuse settings that cannot train, before the run creates or loads anything."""
         if self.optimizer not in OPTIMIZERS:
             raise ConvzooError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
             raise ConvzooError(f"unknown schedule {self.schedule!r}; expected one of {', '.join(SCHEDULES)}")
-        if self.accum_steps < 1 or self.batch_size < 1 or self.epochs < 1:
-            raise ConvzooError("epochs, batch size and accumulation steps must be at least 1")
         if self.amp_dtype not in (None, "bfloat16", "float16"):
             raise ConvzooError(f"unknown amp dtype {self.amp_dtype!r}; expected bfloat16 or float16")
+        if self.augment not in AUGMENTATIONS:
+            raise ConvzooError(f"unknown augmentation {self.augment!r}; expected one of {', '.join(AUGMENTATIONS)}")
+        self._check_numbers()
+        self._check_task()
+        self._check_pretrained()
+        parse_freeze("head-only" if self.head_only else self.freeze)
+
+    def _check_numbers(self) -> None:
+        for name, allowed, expected in NUMERIC_RANGES:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not math.isfinite(value):
+                raise ConvzooError(f"--{name.replace('_', '-')} must be a finite number, got {value}")
+            if not allowed(value):
+                raise ConvzooError(f"--{name.replace('_', '-')} must be {expected}, got {value}")
+        if any(milestone < 1 for milestone in self.milestones):
+            raise ConvzooError(f"--milestones must be epochs of at least 1, got {self.milestones}")
+
+    def _check_task(self) -> None:
+        """The model's registry task decides which tasks can train it (a classifier also labels pixel patches)."""
+        model_task = get_entry(self.model).task
+        if self.task not in TRAINABLE_BY.get(model_task, (model_task,)):
+            names = list_models(task=self.task)
+            shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+            raise ConvzooError(
+                f"{self.model} is a {model_task} model, which --task {self.task} cannot train; use --task "
+                f"{model_task} (the default for it), or a {self.task} model: {shown}"
+            )
+
+    def _check_pretrained(self) -> None:
+        if self.pretrained is None:
+            return
+        path = Path(self.pretrained)
+        if not path.exists():
+            raise ConvzooError(f"--pretrained {path} does not exist")
+        if not path.is_file():
+            raise ConvzooError(f"--pretrained {path} is not a file; give a checkpoint file (.safetensors, .pth)")
+        if not os.access(path, os.R_OK):
+            raise ConvzooError(f"--pretrained {path} cannot be read (permission denied)")
+
+
+# The range of every numeric setting, as (field, test, what is expected); None means unset.
+# Integer flags are also checked on the command line, but a config may come from code.
+NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
+    ("epochs", lambda v: v >= 1, "at least 1"),
+    ("batch_size", lambda v: v >= 1, "at least 1"),
+    ("accum_steps", lambda v: v >= 1, "at least 1"),
+    ("workers", lambda v: v >= 0, "at least 0"),
+    ("image_size", lambda v: v >= 1, "at least 1"),
+    ("lr", lambda v: v > 0, "greater than 0"),
+    ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("weight_decay", lambda v: v >= 0, "at least 0"),
+    ("step_size", lambda v: v >= 1, "at least 1"),
+    ("gamma", lambda v: v > 0, "greater than 0"),
+    ("warmup_epochs", lambda v: v >= 0, "at least 0"),
+    ("label_smoothing", lambda v: 0 <= v < 1, "in [0, 1)"),
+    ("clip_grad", lambda v: v > 0, "greater than 0"),
+    ("sigma", lambda v: 0 <= v <= 255, "a noise level on the 0-255 scale"),
+    ("patch_size", lambda v: v >= 1, "at least 1"),
+    ("patch_stride", lambda v: v >= 1, "at least 1"),
+    ("patches_per_epoch", lambda v: v >= 1, "at least 1"),
+    ("pca_components", lambda v: v >= 1, "at least 1"),
+    ("window", lambda v: v >= 1 and v % 2 == 1, "a positive odd number (a patch is centred on its pixel)"),
+    ("train_ratio", lambda v: 0 < v < 1, "between 0 and 1 (both excluded)"),
+    ("scene_size", lambda v: v >= 1, "at least 1"),
+    ("checkpoint_every", lambda v: v >= 0, "at least 0"),
+)
+
+# The training tasks that can train a model of each registry task.
+TRAINABLE_BY: dict[str, tuple[str, ...]] = {
+    "classification": ("classification", "hyperspectral"),
+    "denoise": ("denoise",),
+    "hyperspectral": ("hyperspectral",),
+}
 
 
 # Presets from the course notes and reference scripts; any flag overrides them.
@@ -148,13 +229,18 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
 
 
 def resolve_config(recipe: str | None = None, **overrides: Any) -> TrainConfig:
-    """Defaults, then the task's defaults, then ``recipe``'s values, then ``overrides`` (``None`` values are ignored)."""
+    """Defaults, then the task's defaults, then ``recipe``'s values, then ``overrides`` (``None`` values are ignored).
+
+    The task is the one given, else the recipe's, else the model's own (its registry
+    entry's), so that ``convzoo train dncnn_s`` trains a denoiser without ``--task``.
+    """
     name = recipe or "default"
     if name not in RECIPES:
         raise ConvzooError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
     given = {key: value for key, value in overrides.items() if value is not None}
-    task = given.get("task") or RECIPES[name].get("task") or TrainConfig.task
-    config = replace(TrainConfig(), **TASK_DEFAULTS.get(task, {}))
+    model = given.get("model", TrainConfig.model)
+    task = given.get("task") or RECIPES[name].get("task") or get_entry(model).task
+    config = replace(TrainConfig(), task=task, **TASK_DEFAULTS.get(task, {}))
     config = replace(config, **RECIPES[name])
     config = replace(config, **given)
     config.validate()

@@ -9,11 +9,12 @@ validation images with fixed noise (a blind run cycles the levels 15, 25, 50 ove
 crops). The report denoises every whole test image (tiled where it is large) with noise
 fixed by a seed, and writes per-image PSNR and SSIM, next to the noisy input's, into
 ``test_metrics.json``, and ``denoise_sample.png`` (clean, noisy, denoised, predicted
-noise) for the first test image.
+noise, titled with their PSNR/SSIM) for the first test image.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,9 @@ from convzoo.tasks.denoise import (
     DenoiseTask,
     NoiseAugment,
     add_fixed_noise,
-    compose_panels,
+    denoise_figure,
     denoise_tiled,
     image_metrics,
-    noise_panel,
     score_images,
 )
 from convzoo.train.checkpoint import CheckpointMeta, load_checkpoint
@@ -52,8 +52,8 @@ from convzoo.train.engine import Trainer
 from convzoo.train.runner import Pipeline, build_model
 
 __all__ = [
-    "DEFAULT_DATASET", "VAL_SEED", "TEST_SEED", "build", "denoise_file", "load_denoiser", "test_report", "test_sigmas",
-    "write_sample",
+    "DEFAULT_DATASET", "VAL_SEED", "TEST_SEED", "DenoisedFile", "build", "denoise_file", "load_denoiser", "panels_path",
+    "test_report", "test_sigmas", "write_sample",
 ]
 
 DEFAULT_DATASET = "natural"  # bundled with scikit-image and scikit-learn: runs offline
@@ -106,11 +106,18 @@ def test_report(
     )
 
 
-def write_sample(path: Path, clean: np.ndarray | None, noisy: np.ndarray, denoised: np.ndarray) -> None:
-    """A PNG of clean (when known), noisy, denoised and the predicted noise side by side."""
-    panels = ([clean] if clean is not None else []) + [noisy, denoised, noise_panel(noisy - denoised)]
-    pixels = compose_panels(panels)
-    Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(path)
+def write_sample(
+    path: Path, noisy: np.ndarray, denoised: np.ndarray, *, clean: np.ndarray | None = None,
+    sigma: float | None = None, scores: dict[str, float] | None = None,
+) -> None:
+    """A PNG of :func:`~convzoo.tasks.denoise.denoise_figure`'s titled panels (same arguments)."""
+    denoise_figure(noisy, denoised, clean=clean, sigma=sigma, scores=scores).savefig(path)
+
+
+def _sample_scores(row: dict[str, Any]) -> dict[str, float]:
+    """A test report row's scores under the names :func:`write_sample` takes."""
+    return {"noisy_psnr": row["noisy_psnr"], "noisy_ssim": row["noisy_ssim"], "psnr": row["dncnn_psnr"],
+            "ssim": row["dncnn_ssim"]}
 
 
 def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
@@ -137,8 +144,9 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
     def report(trainer: Trainer, out: Path, is_main: bool) -> dict[str, Any]:
         result, kept = test_report(trainer.module, images.test, config.sigma, ctx.device)
         if is_main and kept:
-            first = kept[0]
-            write_sample(out / SAMPLE_FILE, first.clean, first.noisy, first.denoised)
+            first = kept[0]  # the first image at the first level: the report's first row
+            write_sample(out / SAMPLE_FILE, first.noisy, first.denoised, clean=first.clean, sigma=first.sigma,
+                         scores=_sample_scores(result["images"][0]))
         return result
 
     return Pipeline(trainer=trainer, meta=meta, report=report)
@@ -152,31 +160,76 @@ def load_denoiser(checkpoint: str | Path, device: str | torch.device = "cpu") ->
     return model, meta
 
 
+def panels_path(out: str | Path) -> Path:
+    """Where :func:`denoise_file` writes the panels for the denoised image ``out``: ``NAME_panels.png`` beside it."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}_panels.png")
+
+
+@dataclass
+class DenoisedFile:
+    """What :func:`denoise_file` wrote and measured.
+
+    Attributes:
+        image: the denoised image file.
+        panels: the titled panels beside it (:func:`panels_path`).
+        scores: ``noisy_psnr``, ``noisy_ssim``, ``psnr``, ``ssim`` with a ``sigma``; empty without
+            one (nothing is known clean).
+        to_grayscale: the image had colour, and a 1-channel model saw its luminance only.
+    """
+
+    image: Path
+    panels: Path
+    scores: dict[str, float]
+    to_grayscale: bool
+
+
+def _read_for_model(image: str | Path, in_chans: int) -> tuple[np.ndarray, bool]:
+    """``uint8`` ``(H, W, in_chans)`` pixels, and whether colour was dropped to fit a 1-channel model."""
+    pixels = read_image(image, in_chans)
+    if in_chans != 1:
+        return pixels, False
+    rgb = read_image(image, 3)  # a colour file of gray content (R = G = B) loses nothing
+    return pixels, bool((rgb != rgb[..., :1]).any())
+
+
+def _save_image(path: Path, image: np.ndarray) -> None:
+    """An ``(H, W, C)`` image in [0, 1] as an 8-bit file, the format following the suffix."""
+    pixels = (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    try:
+        Image.fromarray(pixels[..., 0] if pixels.shape[2] == 1 else pixels).save(path)
+    except ValueError as error:  # PIL's word for a suffix it cannot write
+        raise ConvzooError(f"cannot write {path}: {error}") from None
+
+
 def denoise_file(
     checkpoint: str | Path, image: str | Path, out: str | Path, *, sigma: float | None = None, tile: int = 512,
     seed: int = TEST_SEED,
-) -> dict[str, float]:
-    """Denoise the image file ``image`` with a checkpoint; write the panels to ``out``.
+) -> DenoisedFile:
+    """Denoise the image file ``image`` with a checkpoint; write the denoised image to ``out``, the panels beside it.
 
-    With ``sigma`` the image is taken as clean: noise of that level (seeded) is added, and
-    the PNG shows clean, noisy, denoised and predicted noise, and the PSNR/SSIM of the
-    noisy and the denoised image are returned. Without it the image is taken as noisy and
-    denoised as it is (noisy, denoised, predicted noise; no scores, nothing is known clean).
+    With ``sigma`` the image is taken as clean: noise of that level (seeded) is added, the
+    panels show clean, noisy, denoised and predicted noise, and the PSNR/SSIM of the noisy
+    and the denoised image are returned. Without it the image is taken as noisy and
+    denoised as it is (input, denoised, predicted noise; no scores, nothing is known clean).
     """
     model, meta = load_denoiser(checkpoint)
     if sigma is not None and not 0 <= sigma <= 255:
         raise ConvzooError(f"--sigma is a noise level on the 0-255 scale, got {sigma}")
     if tile < 1:
         raise ConvzooError(f"--tile must be a positive number of pixels, got {tile}")
-    pixels = to_tensor(read_image(image, meta.input_size[0])).unsqueeze(0)  # (1, C, H, W)
+    read, to_grayscale = _read_for_model(image, meta.input_size[0])
+    pixels = to_tensor(read).unsqueeze(0)  # (1, C, H, W)
     noisy = add_fixed_noise(pixels, sigma, seed) if sigma is not None else pixels
     denoised = denoise_tiled(model, noisy, tile=tile)[0]
     noisy_np = noisy[0].double().permute(1, 2, 0).numpy()
     denoised_np = denoised.double().permute(1, 2, 0).numpy()
     clean_np = pixels[0].double().permute(1, 2, 0).numpy() if sigma is not None else None
-    write_sample(Path(out), clean_np, noisy_np, denoised_np)
-    if clean_np is None:
-        return {}
-    noisy_psnr, noisy_ssim = image_metrics(clean_np, noisy_np)
-    denoised_psnr, denoised_ssim = image_metrics(clean_np, denoised_np)
-    return {"noisy_psnr": noisy_psnr, "noisy_ssim": noisy_ssim, "psnr": denoised_psnr, "ssim": denoised_ssim}
+    scores = {}
+    if clean_np is not None:
+        scores["noisy_psnr"], scores["noisy_ssim"] = image_metrics(clean_np, noisy_np)
+        scores["psnr"], scores["ssim"] = image_metrics(clean_np, denoised_np)
+    result = DenoisedFile(Path(out), panels_path(out), scores, to_grayscale)
+    _save_image(result.image, denoised_np)
+    write_sample(result.panels, noisy_np, denoised_np, clean=clean_np, sigma=sigma, scores=scores)
+    return result

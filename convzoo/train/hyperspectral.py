@@ -82,9 +82,13 @@ def _check_window(model: torch.nn.Module, window: int) -> None:
 
 def score_scene(
     model: torch.nn.Module, splits: HyperspectralSplits, confusion: torch.Tensor, map_path: Path | None,
-    pixels: str = "all", *, batch_size: int = 256, device: torch.device | str = "cpu",
+    pixels: str = "all", *, split: str, batch_size: int = 256, device: torch.device | str = "cpu",
 ) -> dict[str, Any]:
-    """The test report of a confusion matrix, and the classification map drawn into ``map_path`` (if given)."""
+    """The report of a confusion matrix, and the classification map drawn into ``map_path`` (if given).
+
+    ``split`` names the pixels the confusion matrix counts (``train``, ``val`` or ``test``),
+    for the map's title: only the caller knows which split it scored.
+    """
     scores = scene_scores(confusion)
     report = {
         "accuracy": scores["overall_accuracy"],
@@ -97,7 +101,7 @@ def score_scene(
     if map_path is not None and pixels != "none":
         predicted = predict_scene(model, splits, pixels, batch_size=batch_size, device=device)
         title = (f"{splits.settings.dataset}: OA {report['accuracy']:.2%}, AA {report['average_accuracy']:.2%}, "
-                 f"kappa {report['kappa']:.4f} (test pixels)")
+                 f"kappa {report['kappa']:.4f} on the {int(confusion.sum())} {split} pixels")
         plot_classification_map(splits.labels, predicted, splits.class_names, map_path, title=title)
         report["map"] = str(map_path)
     return report
@@ -133,7 +137,7 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
         if is_main:
             plot_confusion(confusion, splits.class_names, out / "confusion.png")
         result = score_scene(
-            trainer.module, splits, confusion, out / MAP_FILE if is_main else None, config.scene_map,
+            trainer.module, splits, confusion, out / MAP_FILE if is_main else None, config.scene_map, split="test",
             batch_size=max(config.batch_size, 256), device=trainer.ctx.device,
         )
         return {"loss": test["loss"], **result}
@@ -173,5 +177,5 @@ def evaluate_scene(
     task = HyperspectralTask(len(meta.class_names))
     metrics, sums = evaluate(model, data, task, batch_size=batch_size, detailed=True)
     result = score_scene(model, splits, sums["confusion"].cpu(), Path(map_path) if map_path else None, pixels,
-                         batch_size=batch_size, device=device)
+                         split=split, batch_size=batch_size, device=device)
     return {"loss": metrics["loss"], **result, "scored_pixels": len(data), "settings": settings.to_dict()}

@@ -8,7 +8,8 @@ task's own files. The run writes into its output folder:
 - ``resume.safetensors``: the whole training state (weights, optimiser, scheduler, scaler,
   random generators, position in the epoch, metrics so far), rewritten atomically at
   every epoch end and every ``checkpoint_every`` optimiser steps; ``--resume DIR``
-  continues from it and ends exactly where an uninterrupted run ends;
+  continues from it and ends exactly where an uninterrupted run ends (``--epochs N``
+  with it changes the run's length: :func:`resumed_config`);
 - ``model.safetensors`` + ``model.json``: the model and what is needed to use it, for
   ``convzoo eval`` and ``convzoo predict``;
 - ``metrics.csv``, ``metrics.jsonl``, ``curves.png``: one row per epoch;
@@ -22,13 +23,14 @@ from __future__ import annotations
 import importlib
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
 import torch
 
 from convzoo.errors import ConvzooError
+from convzoo.outputs import prepare_output_folder, remove_empty_folders
 from convzoo.registry import create_model
 from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint
 from convzoo.train.config import TrainConfig
@@ -39,7 +41,7 @@ from convzoo.train.progress import ProgressReporter
 from convzoo.train.seed import seed_everything
 from convzoo.train.state import load_state, save_state
 
-__all__ = ["PIPELINES", "Pipeline", "RESUME_FILE", "TrainResult", "build_model", "train"]
+__all__ = ["PIPELINES", "Pipeline", "RESUME_FILE", "TrainResult", "build_model", "resumed_config", "train"]
 
 RESUME_FILE = "resume.safetensors"
 
@@ -70,19 +72,13 @@ class Pipeline:
 
 @dataclass
 class TrainResult:
+    """What a run ends with. ``is_main`` is false in the other processes of a torchrun run,
+    which hold the same results and so must not report them a second time."""
+
     test_metrics: dict[str, Any]
     checkpoint: Path
     history: History = field(repr=False)
-
-
-def _prepare_output(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.touch()
-        probe.unlink()
-    except OSError as error:
-        raise ConvzooError(f"cannot write to output folder {folder}: {error.strerror or error}") from None
+    is_main: bool = True
 
 
 def _make_deterministic() -> None:
@@ -112,30 +108,69 @@ def build_pipeline(config: TrainConfig, ctx: DistContext) -> Pipeline:
     return importlib.import_module(PIPELINES[config.task]).build(config, ctx)
 
 
+def resumed_config(saved: dict[str, Any], epochs: int | None = None) -> TrainConfig:
+    """The settings of a saved run; ``epochs``, when given, is the run's new total length.
+
+    A run may be extended, or shortened to no fewer epochs than it has begun. The schedule
+    is rebuilt for the new total and followed from the resume point on, as timm does: the
+    step, multistep and constant schedules and the warmup do not depend on the total, so
+    the run ends as one trained for ``epochs`` from the start; a cosine schedule moves onto
+    the curve of the new total, so its rate jumps at the resume point (up when extended).
+    """
+    config = TrainConfig.from_dict(saved["config"])
+    if epochs is None or epochs == config.epochs:
+        return config
+    position = saved["trainer"]["position"]
+    begun = position["epoch"] + (position["batch"] > 0)  # an epoch stopped half-way is finished first
+    if epochs < begun:
+        raise ConvzooError(f"--epochs {epochs} is shorter than the run, which has already trained {begun} epochs; "
+                           f"give --epochs {begun} or more")
+    return replace(config, epochs=epochs)
+
+
+def _follow_schedule(trainer: Trainer) -> None:
+    """Set the rate of the current step from the rebuilt schedule; the saved optimiser holds the old schedule's."""
+    scheduler = trainer.scheduler
+    for group, base_lr, factor in zip(trainer.optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+        group["lr"] = base_lr * factor(scheduler.last_epoch)
+
+
 def train(
     config: TrainConfig | None = None,
     progress: ProgressReporter | None = None,
     resume: str | os.PathLike | None = None,
+    epochs: int | None = None,
 ) -> TrainResult:
-    """Train ``config.model`` for ``config.task``, or continue the run saved in ``resume``."""
+    """Train ``config.model`` for ``config.task``, or continue the run saved in ``resume``.
+
+    A resumed run keeps its saved settings; ``epochs`` alone may change, see :func:`resumed_config`.
+    """
     saved = load_state(Path(resume) / RESUME_FILE) if resume is not None else None
     if saved is not None:
-        config = TrainConfig.from_dict(saved["config"])
+        config = resumed_config(saved, epochs)
+    elif epochs is not None:
+        raise ConvzooError("epochs= changes the length of a resumed run; a new run takes config.epochs")
     config = config or TrainConfig()
     config.validate()
     out = Path(resume) if resume is not None else Path(config.out)
     ctx = init_distributed(config.device)
+    created: list[Path] = []
     try:
         if ctx.is_main:
-            _prepare_output(out)
+            created = prepare_output_folder(out)
         if config.deterministic:
             _make_deterministic()
         seed_everything(config.seed)
         pipeline = build_pipeline(config, ctx)
         if saved is not None:
             pipeline.trainer.load_state_dict(saved["trainer"])
+            if config.epochs != saved["config"]["epochs"]:
+                _follow_schedule(pipeline.trainer)
         reporter = progress if ctx.is_main else None
         return _run(pipeline, config, out, ctx, reporter)
+    except BaseException:
+        remove_empty_folders(created)  # a run that failed while setting up leaves no empty folder behind
+        raise
     finally:
         ctx.close()
 
@@ -144,7 +179,7 @@ def _run(
     pipeline: Pipeline, config: TrainConfig, out: Path, ctx: DistContext, progress: ProgressReporter | None
 ) -> TrainResult:
     trainer, meta = pipeline.trainer, pipeline.meta
-    history = History()
+    history = History(title=f"{meta.model} on {meta.dataset}")
     history.rows = trainer.rows
 
     def save_resume_state() -> None:
@@ -180,4 +215,4 @@ def _run(
         meta.metrics.update({f"test_{key}": value for key, value in scalars.items()})
         checkpoint = save_checkpoint(out / "model", trainer.module, meta)
         (out / "test_metrics.json").write_text(json.dumps(test_report, indent=2) + "\n")
-    return TrainResult(test_metrics=test_report, checkpoint=checkpoint, history=history)
+    return TrainResult(test_metrics=test_report, checkpoint=checkpoint, history=history, is_main=ctx.is_main)

@@ -16,6 +16,7 @@ from convzoo.analysis.arithmetic import (
     explain_conv,
     explain_same_padding,
     explain_transposed,
+    explain_unet_sizes,
     explain_valid_sizes,
     is_valid_input_size,
     layers_from_module,
@@ -209,6 +210,17 @@ def test_doc_shows_what_the_arithmetic_computes():
         explain_same_padding(3, stride=2, size=5),
         explain_valid_sizes(unet_layers(), 572),
         explain_valid_sizes(unet_layers(), 573),
+        explain_unet_sizes(573),
     ):
         assert text in doc
     assert "188, 204" in doc and unet_valid_sizes(stop=205) == [188, 204]
+
+
+def test_explain_unet_sizes_names_the_valid_sizes_on_either_side():
+    text = explain_unet_sizes(572)
+    assert "input 572 is valid: output 388" in text
+    assert text.splitlines()[-1] == "nearest valid sizes: 556 -> 372 below, 588 -> 404 above"
+    assert explain_unet_sizes(573).splitlines()[-1] == "nearest valid sizes: 572 -> 388 below, 588 -> 404 above"
+    assert explain_unet_sizes(100).splitlines()[-1] == "nearest valid sizes: none below, 188 -> 4 above"
+    for size in (188, 572, 588):
+        assert f"{size} -> {_unet_by_hand(size)}" in explain_unet_sizes(size + 1)

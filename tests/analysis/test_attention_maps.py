@@ -11,10 +11,13 @@ from torch import nn
 
 import convzoo
 from convzoo.analysis.attention_maps import (
+    AttentionMaps,
+    SpatialMap,
     capture_attention,
     criss_cross_dense,
     plot_channel_weights,
     plot_spatial_maps,
+    spatial_maps_figure,
 )
 from convzoo.blocks import CrissCrossAttention, NonLocalBlock, SqueezeExcite
 from convzoo.cli import main
@@ -101,6 +104,27 @@ def test_plots_are_written(tmp_path):
     plot_channel_weights(maps, tmp_path / "channels.png")
     plot_spatial_maps(maps, torch.rand(3, 64, 64), tmp_path / "spatial.png")
     assert (tmp_path / "channels.png").stat().st_size > 0 and (tmp_path / "spatial.png").stat().st_size > 0
+
+
+def test_spatial_maps_have_colour_bars_and_tiny_maps_say_what_they_cover():
+    torch.manual_seed(0)
+    quarters = torch.tensor([[0.1, 0.2], [0.3, 0.4]])
+    maps = AttentionMaps(spatial=[
+        SpatialMap("layer1.cbam", "cbam", 0, torch.rand(8, 8)),
+        SpatialMap("layer3.cbam", "cbam", 2, quarters),
+        SpatialMap("layer4.gc", "gc", 3, torch.ones(1, 1)),
+    ])
+    figure = spatial_maps_figure(maps, torch.rand(3, 16, 16), "net on image.png")
+    colour_bars = [axis for axis in figure.axes if axis.get_ylabel() in ("gate", "weight")]
+    assert len(colour_bars) == 3
+    titles = [axis.get_title() for axis in figure.axes]
+    assert "layer1.cbam (cbam), 8x8" in titles
+    assert "layer3.cbam (cbam)\n2x2 map: 4 values, one per 8x8-px block" in titles
+    assert any(title.startswith("layer4.gc (gc)\n1x1 map: one value, the whole image") for title in titles)
+    quarter_axis = figure.axes[titles.index("layer3.cbam (cbam)\n2x2 map: 4 values, one per 8x8-px block")]
+    assert sorted(text.get_text() for text in quarter_axis.texts) == ["0.1", "0.2", "0.3", "0.4"]
+    overlay = quarter_axis.get_images()[-1].get_array()
+    assert sorted(set(overlay.flatten().tolist())) == pytest.approx([0.1, 0.2, 0.3, 0.4])  # blocks, not a gradient
 
 
 def checkpoint(tmp_path, **model_args):

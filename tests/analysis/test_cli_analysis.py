@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from helpers import run_cli as run
+from helpers import assert_one_line_error, run_cli as run
 
 from convzoo.cli import main
 
@@ -81,3 +81,41 @@ def test_erf_of_a_trained_checkpoint_on_dataset_images(capsys, tmp_path):
                          "--samples", "4", "--stage", "1", "--out", str(tmp_path / "erf.png"))
     assert code == 0, err
     assert out.startswith("lenet5: ERF radius") and "of RF/2 (16)" in out
+
+
+@pytest.mark.parametrize(
+    "argv, smallest",
+    [
+        (("rf", "vgg11", "--input", "3x16x16"), "32x32"),
+        (("rf", "inception_v3", "--input", "3x32x32"), "75x75"),
+        (("erf", "googlenet", "--input", "3x8x8", "--samples", "1"), "15x15"),
+    ],
+)
+def test_rf_and_erf_of_an_input_too_small_fail_in_one_line_as_info_does(capsys, argv, smallest):
+    code, _, err = run(capsys, *argv)
+    assert_one_line_error(code, err, "for its downsampling", f"at least {smallest}", "got")
+    code, _, info_err = run(capsys, "info", argv[1], "--input", argv[3])
+    assert err == info_err  # the model's own check, the same message
+
+
+def test_rf_of_a_gated_network_names_ignore_gates(capsys):
+    code, out, _ = run(capsys, "rf", "seresnet50", "--input", "3x64x64")
+    assert code == 0 and "global" in out
+    assert "--ignore-gates gives the local field" in out.splitlines()[-1] and "layer1" in out.splitlines()[-1]
+    code, out, _ = run(capsys, "rf", "seresnet50", "--input", "3x64x64", "--ignore-gates")
+    assert code == 0 and "--ignore-gates" not in out
+    code, out, _ = run(capsys, "rf", "resnet50", "--input", "3x64x64")
+    assert code == 0 and "gate" not in out  # global only at the output, by its pooling
+
+
+def test_arith_unet_gives_the_valid_sizes_around_a_size(capsys):
+    code, out, _ = run(capsys, "arith", "--unet", "--in", "572")
+    assert code == 0
+    assert "input 572 is valid: output 388" in out
+    assert "556 -> 372" in out and "588 -> 404" in out
+    code, out, _ = run(capsys, "arith", "--unet", "--in", "573")
+    assert code == 0 and "573 is not valid" in out and "572 -> 388" in out and "588 -> 404" in out
+    code, out, _ = run(capsys, "arith", "--unet", "--in", "100")
+    assert code == 0 and "none below" in out and "188 -> 4" in out
+    code, _, err = run(capsys, "arith", "--in", "5")
+    assert_one_line_error(code, err, "--kernel", "--unet")

@@ -8,7 +8,11 @@ import pytest
 import torch
 from torch import nn
 
+from helpers import run_cli
+
 from convzoo.analysis import ERFResult, effective_receptive_field, plot_erf, square_radius
+from convzoo.analysis.erf import erf_figure
+from convzoo.analysis.receptive_field import receptive_field
 from convzoo.registry import create_model
 
 
@@ -139,3 +143,81 @@ def test_plot_writes_a_png(tmp_path, log):
     plot_erf(result, path, log=log)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert result.summary()["ratio_95"] == pytest.approx(result.ratio_95)
+
+
+def strided_pair() -> nn.Sequential:
+    """Two 3x3 convs of stride 2 padded by 1: unit i's RF (7 px) is centred at 4 i, unit 0 on pixel 0."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 1, 3, stride=2, padding=1), nn.Conv2d(1, 1, 3, stride=2, padding=1))
+
+
+def measured(model: nn.Module, size: int):
+    """The ERF of ``model`` on a ``size`` x ``size`` input and the RF of its output map."""
+    rf = receptive_field(model, (1, size, size)).output
+    result = effective_receptive_field(model, (1, size, size), samples=2, theoretical_size=rf.size)
+    return result, rf
+
+
+def rf_square(figure):
+    axes = figure.axes[0]
+    (square,) = [patch for patch in axes.patches if patch.get_label().startswith("RF")]
+    return square.get_y() + square.get_height() / 2, square.get_x() + square.get_width() / 2, square.get_width()
+
+
+def caption(figure) -> str:
+    return " ".join(text.get_text() for axes in figure.axes for text in axes.texts).replace("\n", " ")
+
+
+def test_erf_figure_names_the_model_labels_the_axes_and_keeps_the_legend_off_the_map():
+    result, rf = measured(strided_pair(), 12)
+    figure = erf_figure(result, model="pairnet", rf=rf)
+    axes = figure.axes[0]
+    assert "pairnet" in axes.get_title()
+    assert axes.get_xlabel() == "input column (px)" and axes.get_ylabel() == "input row (px)"
+    assert axes.get_legend() is None
+    figure.canvas.draw()
+    (legend,) = [a.get_legend() for a in figure.axes if a.get_legend() is not None]
+    assert not legend.get_window_extent().overlaps(axes.get_window_extent())
+    assert {"50%", "95%", "RF", "ERF centroid", "RF centre"} <= {
+        text.get_text().split(":")[0] for text in legend.get_texts()
+    }
+
+
+def test_rf_square_sits_on_the_units_rf_centre_not_on_the_centroid():
+    # A 12x12 input gives a 3x3 map; its middle unit (1, 1) sees the 7x7 square centred on pixel (4, 4),
+    # 1.5 px up-left of the image centre (5.5, 5.5): units sit at 0, 4, 8 px.
+    result, rf = measured(strided_pair(), 12)
+    assert result.unit == (1, 1) and rf.size == 7 and rf.offset == 0 and rf.jump == 4
+    figure = erf_figure(result, rf=rf)
+    assert rf_square(figure) == (4.0, 4.0, 7.0)
+    text = caption(figure)
+    assert "centred at (4, 4)" in text and "image centre (5.5, 5.5)" in text and "0, 4, 8" in text
+    assert "outside the picture" not in text
+
+
+def test_caption_says_when_the_map_is_even_and_the_rf_leaves_the_image():
+    # 6x6 -> 3x3 -> 2x2: unit (1, 1) is the lower-right of the four central units, its RF [0.5, 7.5] passes
+    # the image's far edge (5.5).
+    result, rf = measured(strided_pair(), 6)
+    figure = erf_figure(result, rf=rf)
+    assert rf_square(figure) == (4.0, 4.0, 7.0)
+    text = caption(figure)
+    assert "even-sized map has no middle unit" in text
+    assert "reaches beyond the 6x6 image" in text and "outside the picture" in text
+
+
+def test_without_its_position_the_rf_square_is_drawn_on_the_centroid_and_says_so():
+    result = effective_receptive_field(conv_stack(4), (1, 9, 9), samples=1, theoretical_size=9)
+    figure = erf_figure(result)
+    assert rf_square(figure) == (4.0, 4.0, 9.0)
+    assert "its position was not given" in caption(figure)
+
+
+def test_cli_titles_the_heatmap_with_the_model_and_places_the_rf(capsys, tmp_path, monkeypatch):
+    import convzoo.analysis.erf as erf
+
+    drawn = {}
+    monkeypatch.setattr(erf, "plot_erf", lambda result, path, **kwargs: drawn.update(kwargs))
+    code, _, _ = run_cli(capsys, "erf", "lenet5", "--samples", "1", "--out", str(tmp_path / "e.png"))
+    assert code == 0
+    assert drawn["model"] == "lenet5" and drawn["rf"] is not None

@@ -12,6 +12,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 import convzoo
 from convzoo.analysis import format_profile, profile
+from helpers import empty_model
 
 MODELS = convzoo.list_models()
 
@@ -220,3 +221,53 @@ def test_falls_back_to_cpu_when_meta_fails():
     result = profile(meta(DataDependent), (3, 8, 8))
     assert result.device == "cpu"
     assert result.macs == 4 * 6 * 6 * 3 * 9
+
+
+# ------------------------------------------------------------------ activation memory
+
+
+def distinct_output_bytes(model: nn.Module, input_size) -> int:
+    """Bytes of the distinct storages the leaf layers' outputs hold, the input's left out.
+
+    Independent of the profiler: the model runs on a real tensor, and storages are told
+    apart by address (every output is kept alive, so no address is reused).
+    """
+    x = torch.zeros(1, *input_size)
+    kept, seen, total = [x], {x.untyped_storage().data_ptr()}, 0
+
+    def hook(_module, _inputs, output):
+        nonlocal total
+        for t in output if isinstance(output, (tuple, list)) else (output,):
+            kept.append(t)
+            if t.untyped_storage().data_ptr() not in seen:
+                seen.add(t.untyped_storage().data_ptr())
+                total += t.untyped_storage().nbytes()
+
+    leaves = [m for m in model.modules() if next(m.children(), None) is None]
+    handles = [m.register_forward_hook(hook) for m in leaves]
+    with torch.no_grad():
+        model.eval()(x)
+    for handle in handles:
+        handle.remove()
+    return total
+
+
+def test_outputs_that_alias_their_input_allocate_nothing():
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(inplace=True), nn.Identity(), nn.Flatten())
+    result = profile(model, (3, 8, 8))
+    assert result.activation_bytes == 4 * 8 * 8 * 4  # the conv's output, once
+    assert [layer.activation_bytes for layer in result.layers] == [4 * 8 * 8 * 4, 0, 0, 0]
+
+
+@pytest.mark.parametrize("name", ["resnet50", "seresnet50", "mobilenetv1_100", "mobilenet_v2"])  # v1, v2: in-place ReLUs
+def test_activation_memory_equals_the_distinct_storages_of_a_real_run(name):
+    model = empty_model(convzoo.create_model, name=name)  # values do not matter, only storages
+    expected = distinct_output_bytes(model, (3, 64, 64))
+    assert profile(meta(lambda: convzoo.create_model(name)), (3, 64, 64)).activation_bytes == expected
+    assert profile(model, (3, 64, 64)).activation_bytes == expected
+
+
+def test_resnet50_holds_fewer_activations_than_seresnet50():
+    """SE-ResNet-50 is ResNet-50 plus SE gates: its extra outputs can only add memory."""
+    plain, gated = (profile(name).activation_bytes for name in ("resnet50", "seresnet50"))
+    assert plain < gated

@@ -18,7 +18,7 @@ from helpers import classifier_names
 from torch import nn
 
 from convzoo.analysis import format_receptive_field, receptive_field
-from convzoo.errors import ConvzooError
+from convzoo.errors import ConvzooError, InputShapeError
 from convzoo.registry import create_model, get_entry, list_models
 
 
@@ -378,3 +378,27 @@ def test_a_3d_conv_over_an_unsqueezed_map_keeps_the_spatial_axes():
     model.forward_features(x)[0, :, 8, 8].sum().backward()  # conv4's centre unit (17x17 map)
     reached = x.grad[0].abs().sum(0).nonzero()
     assert reached.min(0).values.tolist() == [8, 8] and reached.max(0).values.tolist() == [16, 16]  # 9x9 at 4 + 8
+
+
+@pytest.mark.parametrize("device", ["meta", "cpu"])
+def test_an_input_too_small_raises_the_models_own_error_and_prints_nothing(capfd, device):
+    """The model's input check (the one ``info`` and ``compare`` hit) runs as a node of the trace."""
+    with torch.device(device):
+        model = create_model("googlenet")
+    with pytest.raises(InputShapeError, match=r"GoogLeNet needs images of at least 15x15 .*, got 8x8"):
+        receptive_field(model, (3, 8, 8))
+    assert capfd.readouterr() == ("", "")
+
+
+def test_a_field_made_global_by_gates_says_so():
+    with torch.device("meta"):
+        gated, plain = create_model("seresnet50"), create_model("resnet50")
+    result = receptive_field(gated, (3, 64, 64))
+    stages = ("layer1", "layer2", "layer3", "layer4")  # the output is global anyway, by its pooling
+    assert result.global_through_gates == stages and result.to_dict()["global_through_gates"] == list(stages)
+    last = format_receptive_field(result, ignore_gates_option="--ignore-gates").splitlines()[-1]
+    assert last.startswith("global at layer1, layer2, layer3, layer4 only through SE-style gates")
+    assert last.endswith("--ignore-gates gives the local field")
+    assert "ignore_gates=True" in format_receptive_field(result)
+    for local in (receptive_field(gated, (3, 64, 64), ignore_gates=True), receptive_field(plain, (3, 64, 64))):
+        assert local.global_through_gates == () and "gate" not in format_receptive_field(local)

@@ -162,3 +162,44 @@ def test_unsupported_channel_count(mnist):
     root, _ = mnist
     with pytest.raises(ConvzooError, match="in_chans=2"):
         load_dataset("mnist", in_chans=2, data_dir=root)
+
+
+def write_flat(root: Path, seed: int = 0, compress: bool = False) -> dict[str, np.ndarray]:
+    """The four idx files directly in ``root``, as Debian's dataset-fashion-mnist installs them."""
+    arrays = write_mnist(root, "flat", seed=seed, compress=compress)
+    raw = root / "flat" / "raw"
+    for path in list(raw.iterdir()):
+        path.rename(root / path.name)
+    raw.rmdir()
+    raw.parent.rmdir()
+    return arrays
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_idx_files_directly_in_the_data_dir(tmp_path, compress):
+    data_dir = tmp_path / "fashion-mnist"
+    data_dir.mkdir()
+    arrays = write_flat(data_dir, seed=2, compress=compress)
+    splits = load_dataset("fashion-mnist", in_chans=1, data_dir=data_dir)
+    assert splits.class_names == FASHION_CLASSES
+    assert [len(splits.train), len(splits.val), len(splits.test)] == [90, 10, 20]
+    assert torch.equal(splits.test.tensors[1], torch.from_numpy(arrays["t10k_labels"]).long())
+
+
+def test_neither_layout_names_both(tmp_path):
+    with pytest.raises(ConvzooError, match=r"train-images-idx3-ubyte .*not found in .* or .*FashionMNIST/raw"):
+        load_dataset("fashion-mnist", in_chans=1, data_dir=tmp_path)
+
+
+def test_eval_uses_the_data_dir_the_run_was_trained_with(tmp_path, capsys):
+    from convzoo.cli import main
+
+    data_dir = tmp_path / "mnist"
+    data_dir.mkdir()
+    write_flat(data_dir)
+    out = tmp_path / "run"
+    assert main(["train", "lenet5", "--dataset", "mnist", "--data-dir", str(data_dir), "--image-size", "32",
+                 "--epochs", "1", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0, capsys.readouterr().err
+    assert "lenet5 on mnist (test, 20 images)" in capsys.readouterr().out

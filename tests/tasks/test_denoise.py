@@ -15,7 +15,7 @@ from convzoo.tasks.denoise import (
     add_fixed_noise,
     baseline,
     baseline_available,
-    compose_panels,
+    denoise_figure,
     denoise_tiled,
     image_metrics,
     psnr,
@@ -139,8 +139,31 @@ def test_score_images_report():
     assert again["noisy_psnr"] == report["noisy_psnr"]  # the same noise every time
 
 
-def test_compose_panels():
-    panels = [np.zeros((10, 8, 1)), np.ones((6, 5, 3))]
-    out = compose_panels(panels, gap=2)
-    assert out.shape == (10, 8 + 2 + 5, 3) and out.dtype == np.uint8
-    assert out[0, 0, 0] == 0 and out[0, 11, 0] == 255
+def titles(figure) -> list[str]:
+    return [axis.get_title() for axis in figure.axes]
+
+
+def test_denoise_figure_titles_every_panel_with_its_scores():
+    clean = np.full((10, 8, 1), 0.5)
+    noisy = clean + 0.1 * np.random.default_rng(0).standard_normal(clean.shape)
+    denoised = clean + 0.02
+    scores = {"noisy_psnr": 20.004, "noisy_ssim": 0.5, "psnr": 33.3, "ssim": 0.9123}
+    figure = denoise_figure(noisy, denoised, clean=clean, sigma=25.0, scores=scores)
+    magnitude = f"{np.abs(noisy - denoised).max() * 255:.0f}"
+    assert titles(figure) == [
+        "clean",
+        "noisy, sigma=25\nPSNR 20.00 dB, SSIM 0.500",
+        "denoised\nPSNR 33.30 dB, SSIM 0.912",
+        f"predicted noise: noisy - denoised\n(mid-grey 0, black -{magnitude}, white +{magnitude} of 255)",
+    ]
+    residual = figure.axes[3].get_images()[0].get_array()
+    assert float(np.abs(residual - 0.5).max()) == pytest.approx(0.5)  # the largest magnitude reaches black or white
+
+
+def test_denoise_figure_of_an_image_taken_as_noisy_has_no_scores():
+    noisy = np.random.default_rng(0).random((6, 9, 3))
+    figure = denoise_figure(noisy, noisy * 0.9)
+    assert [title.split("\n")[0] for title in titles(figure)] == [
+        "input (taken as noisy)", "denoised", "predicted noise: input - denoised",
+    ]
+    assert not any("PSNR" in title for title in titles(figure))

@@ -11,6 +11,7 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix
 from convzoo.data.hyperspectral import SceneSettings, load_hyperspectral, write_synthetic_scene
 from convzoo.tasks.hyperspectral import (
     HyperspectralTask,
+    classification_map_figure,
     cohen_kappa,
     plot_classification_map,
     predict_pixels,
@@ -87,3 +88,12 @@ def test_classification_map_is_a_png_beside_the_ground_truth(splits, tmp_path):
     plot_classification_map(splits.labels, predicted, splits.class_names, path, title="OA 1%")
     with Image.open(path) as image:
         assert image.format == "PNG" and image.width > 2 * image.height
+
+
+def test_classification_map_legend_names_the_black_pixels(splits):
+    every = classification_map_figure(splits.labels, predict_scene(CentrePixel(), splits), splits.class_names)
+    (legend,) = every.legends
+    assert [text.get_text() for text in legend.get_texts()] == ["unlabelled", *splits.class_names]
+    labelled = classification_map_figure(splits.labels, predict_scene(CentrePixel(), splits, "labelled"),
+                                         splits.class_names)
+    assert labelled.legends[0].get_texts()[0].get_text() == "unlabelled, or not classified"

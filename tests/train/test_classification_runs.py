@@ -57,3 +57,22 @@ def test_image_folder_run_with_workers_then_predict(tmp_path, capsys):
     image = next((root / "val" / "cat").glob("*.png"))
     assert main(["predict", str(out), str(image), "--top-k", "2"]) == 0
     assert capsys.readouterr().out.splitlines()[-1].startswith(str(image))
+
+
+def test_an_image_folder_without_test_names_the_split_it_scored(tmp_path, capsys):
+    root = write_folder(tmp_path / "images", splits=("train", "val"))
+    out = tmp_path / "run"
+    code = main(["train", "lenet5", "--dataset", "folder", "--data-dir", str(root), "--epochs", "1",
+                 "--batch-size", "4", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "val accuracy" in printed and "test accuracy" not in printed
+    assert json.loads((out / "test_metrics.json").read_text())["split"] == "val"
+    assert main(["eval", str(out)]) == 0
+    assert "lenet5 on folder (val, 6 images)" in capsys.readouterr().out
+
+    write_folder(root, splits=("test",))
+    assert main(["train", "lenet5", "--dataset", "folder", "--data-dir", str(root), "--epochs", "1",
+                 "--batch-size", "4", "--out", str(out)]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert json.loads((out / "test_metrics.json").read_text())["split"] == "test"

@@ -12,6 +12,7 @@ from PIL import Image
 from helpers import assert_one_line_error, run_cli as run
 
 from convzoo.cli import main
+from convzoo.tasks.denoise import denoise_figure
 from convzoo.train.config import resolve_config
 from convzoo.train.distributed import DistContext
 from convzoo.train.runner import build_pipeline
@@ -65,8 +66,27 @@ def test_train_writes_checkpoint_report_and_sample(trained):
     assert {"dncnn_psnr", "dncnn_ssim", "noisy_psnr", "noisy_ssim"} <= set(report["images"][0])
     assert report["psnr"] == pytest.approx(np.mean([row["dncnn_psnr"] for row in report["images"]]))
     assert 19 < report["noisy_psnr"] < 22  # sigma 25 on [0, 1] images: about 20.2 dB
-    sample = Image.open(trained / "denoise_sample.png")
-    assert sample.size == (4 * 34 + 3 * 4, 30)  # clean, noisy, denoised, noise; 4-pixel gaps
+    with Image.open(trained / "denoise_sample.png") as sample:
+        assert sample.format == "PNG" and sample.width > 3 * sample.height  # four panels side by side
+
+
+def test_the_sample_panels_carry_the_first_images_scores(data_dir, tmp_path, monkeypatch):
+    import convzoo.train.denoiser as denoiser
+
+    drawn = {}
+
+    def record(noisy, denoised, **kwargs):
+        drawn.update(kwargs)
+        return denoise_figure(noisy, denoised, **kwargs)
+
+    monkeypatch.setattr(denoiser, "denoise_figure", record)
+    built = pipeline(data_dir, tmp_path)
+    report = built.report(built.trainer, tmp_path, True)
+    first = report["images"][0]
+    assert drawn["sigma"] == 25.0 and drawn["clean"].shape == (30, 34, 1)
+    assert drawn["scores"] == {"noisy_psnr": first["noisy_psnr"], "noisy_ssim": first["noisy_ssim"],
+                               "psnr": first["dncnn_psnr"], "ssim": first["dncnn_ssim"]}
+    assert (tmp_path / "denoise_sample.png").is_file()
 
 
 def test_train_prints_psnr(capsys, data_dir, tmp_path):
@@ -87,18 +107,38 @@ def test_eval_prints_test_psnr_and_ssim(capsys, trained):
 
 def test_denoise_command(capsys, trained, data_dir, tmp_path):
     image = data_dir / "test" / "01.png"
-    out = tmp_path / "panels.png"
+    out = tmp_path / "clean_test.png"
     code, stdout, _ = run(capsys, "denoise", str(trained), str(image), "--sigma", "25", "--out", str(out))
     assert code == 0 and "denoised PSNR" in stdout and "noisy    PSNR" in stdout
-    assert Image.open(out).size == (4 * 34 + 3 * 4, 30)
+    assert f"image    {out}" in stdout and f"panels   {tmp_path / 'clean_test_panels.png'}" in stdout
+    with Image.open(out) as denoised:
+        assert denoised.size == (34, 30) and denoised.mode == "L"  # the denoised image itself
     tiled = tmp_path / "tiled.png"
     code, stdout_tiled, _ = run(capsys, "denoise", str(trained), str(image), "--sigma", "25", "--out", str(tiled),
                                 "--tile", "8")
     assert code == 0
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(tiled)))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "clean_test_panels.png")),
+                          np.asarray(Image.open(tmp_path / "tiled_panels.png")))
+    out = tmp_path / "denoised.png"
     code, stdout, _ = run(capsys, "denoise", str(trained), str(image), "--out", str(out))  # a real noisy image
-    assert code == 0 and "PSNR" not in stdout
-    assert Image.open(out).size == (3 * 34 + 2 * 4, 30)  # noisy, denoised, noise
+    assert code == 0 and "PSNR" not in stdout and "note:" not in stdout
+    with Image.open(out) as denoised:
+        assert denoised.size == (34, 30)  # the denoised image, not a strip of panels
+    with Image.open(tmp_path / "denoised_panels.png") as panels:
+        assert panels.width > 2 * panels.height  # input, denoised, noise
+    assert f"image    {out}" in stdout and f"panels   {tmp_path / 'denoised_panels.png'}" in stdout
+
+
+def test_denoise_command_says_when_it_drops_colour(capsys, trained, data_dir, tmp_path):
+    note = "note: colour image converted to grayscale for a 1-channel model"
+    colour = data_dir / "test" / "02.png"  # three different channels
+    code, stdout, _ = run(capsys, "denoise", str(trained), str(colour), "--out", str(tmp_path / "a.png"))
+    assert code == 0 and note in stdout
+    gray_rgb = tmp_path / "gray_rgb.png"  # an RGB file of gray content loses nothing
+    write(gray_rgb, np.repeat(smooth(20, 24, 1, 5), 3, axis=2))
+    code, stdout, _ = run(capsys, "denoise", str(trained), str(gray_rgb), "--out", str(tmp_path / "b.png"))
+    assert code == 0 and "note:" not in stdout
 
 
 def test_blind_training_scores_the_three_paper_levels(data_dir, tmp_path):

@@ -86,3 +86,16 @@ def test_two_processes_killed_and_resumed_match_an_uninterrupted_pair(tmp_path):
     for key in expected:
         torch.testing.assert_close(actual[key], expected[key], rtol=0, atol=1e-6)
 
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
+def test_only_the_main_process_prints_the_results(tmp_path):
+    torchrun = str(Path(sys.executable).parent / "torchrun")
+    run = subprocess.run(
+        [torchrun, "--standalone", "--nproc-per-node", "2", "-m", "convzoo", "train", "lenet5", "--epochs", "1",
+         "--batch-size", "128", "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.splitlines()
+    for start in ("epoch 1/1", "test accuracy", "checkpoint", "logs"):
+        assert sum(line.startswith(start) for line in lines) == 1, run.stdout

@@ -52,6 +52,17 @@ def test_eval_rebuilds_the_same_split_and_scores(trained, capsys, tmp_path):
     assert f"({'test'}, {report['pixels']['test']} pixels)" in stdout
 
 
+def test_the_map_title_names_the_split_that_was_scored(trained, capsys, tmp_path, monkeypatch):
+    import convzoo.train.hyperspectral as pipeline
+
+    titles = []
+    monkeypatch.setattr(pipeline, "plot_classification_map", lambda *args, title: titles.append(title))
+    code, stdout, _ = run(capsys, "eval", str(trained), "--split", "val", "--out", str(tmp_path / "map.png"))
+    assert code == 0
+    pixels = stdout.split("(val, ")[1].split(" pixels")[0]
+    assert titles and titles[0].endswith(f"on the {pixels} val pixels") and "test" not in titles[0]
+
+
 def test_a_seeded_run_repeats_exactly(trained, tmp_path):
     again = tmp_path / "again"
     assert main(["train", "hybridsn", *TINY, "--seed", "3", "--out", str(again)]) == 0
