@@ -13,13 +13,13 @@ import fnmatch
 import importlib
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from convzoo.errors import UnknownModelError
+from convzoo.errors import ConvzooError, UnknownModelError
 
 __all__ = [
     "Paper",
@@ -60,7 +60,7 @@ class ModelEntry:
             ``"inception"`` spans GoogLeNet (Inception v1) to Inception-ResNet-v2.
         task: what the model is for (``"classification"``, ...).
         paper: the paper the architecture follows.
-        input_size: default input as ``(C, H, W)``.
+        input_size: default input as ``(C, H, W)``, or ``(C, D, H, W)`` for a volumetric model (3D U-Net).
         num_classes: default number of outputs.
         torchvision_name: name of the same architecture in torchvision, if any.
         timm_name: name of the same architecture in timm, if any.
@@ -74,7 +74,7 @@ class ModelEntry:
     family: str
     task: str
     paper: Paper
-    input_size: tuple[int, int, int]
+    input_size: tuple[int, ...]
     num_classes: int
     torchvision_name: str | None = None
     timm_name: str | None = None
@@ -154,6 +154,8 @@ def create_model(
     num_classes: int | None = None,
     in_chans: int | None = None,
     pretrained: str | os.PathLike | None = None,
+    features_only: bool = False,
+    out_indices: Sequence[int] | None = None,
     **kwargs: Any,
 ) -> nn.Module:
     """Build a registered model.
@@ -163,10 +165,19 @@ def create_model(
         num_classes: number of outputs; the entry's default when ``None``.
         in_chans: number of input channels; the entry's default when ``None``.
         pretrained: path to a checkpoint in convzoo, torchvision or timm format
-            (``.safetensors`` or a ``.pth``/``.pt`` state dict) to load.
+            (``.safetensors`` or a ``.pth``/``.pt`` state dict) to load; with
+            ``features_only``, a checkpoint of the whole classifier.
+        features_only: return an encoder instead of the classifier: a
+            :class:`~convzoo.models._features.FeatureExtractor` whose forward gives the
+            list of the chosen stages' feature maps, with ``feature_info.channels()`` and
+            ``feature_info.reduction()``, as timm's ``features_only``.
+        out_indices: with ``features_only``, indices into the classifier's
+            ``feature_info`` of the stages to return; all when ``None``.
         **kwargs: passed to the model's builder.
     """
     entry = get_entry(name)
+    if out_indices is not None and not features_only:
+        raise ConvzooError(f"out_indices={tuple(out_indices)} selects feature maps; pass features_only=True too")
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     if in_chans is not None:
@@ -176,6 +187,10 @@ def create_model(
         from convzoo.weights import load_weights
 
         load_weights(model, pretrained)
+    if features_only:
+        from convzoo.models._features import FeatureExtractor
+
+        model = FeatureExtractor(model, out_indices)
     return model
 
 

@@ -1,10 +1,12 @@
-"""The output shape of every stage of a classifier, measured without real memory.
+"""The output shape of every stage of a model, measured without real memory.
 
 The model runs on PyTorch's meta device: tensors carry shapes but no data, so even
 VGG-19 at 224x224 costs nothing to trace.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -15,7 +17,9 @@ __all__ = ["stage_shapes"]
 def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tuple[str, tuple[int, ...]]]:
     """``(name, shape)`` of each ``feature_info`` stage and of the output, for a batch of 1.
 
-    ``model`` should live on the meta device (build it under ``torch.device("meta")``).
+    A model that returns a dict of maps (torchvision's segmentation models: ``"out"``,
+    ``"aux"``) gets one ``output[key]`` row per map. ``model`` should live on the meta
+    device (build it under ``torch.device("meta")``).
     """
     shapes: dict[str, tuple[int, ...]] = {}
 
@@ -36,4 +40,6 @@ def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tup
     finally:
         for handle in handles:
             handle.remove()
+    if isinstance(output, Mapping):
+        return [*shapes.items(), *((f"output[{key}]", tuple(value.shape)) for key, value in output.items())]
     return [*shapes.items(), ("output", tuple(output.shape))]

@@ -5,6 +5,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     densenet,
     dncnn,
     efficientnet,
+    fcn,
     googlenet,
     hybridsn,
     inception,
@@ -21,6 +22,9 @@ from convzoo.models import (  # noqa: F401  (registration)
     shufflenet,
     shufflenetv2,
     sknet,
+    unet,
+    unet3d,
+    unetplusplus,
     vgg,
     xception,
 )

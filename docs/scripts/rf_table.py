@@ -10,6 +10,9 @@ from convzoo.analysis import receptive_field
 from convzoo.registry import meta_model
 
 
+FEATURE_TASKS = ("classification", "hyperspectral")
+
+
 def rf_table() -> str:
     lines = [
         "| model | input | last feature map | receptive field | stride | offset |",
@@ -18,7 +21,8 @@ def rf_table() -> str:
     for name in convzoo.list_models():
         size = tuple(convzoo.model_card(name)["input_size"])
         result = receptive_field(meta_model(name), size)
-        last = result.stages[-1] if result.stages else result.output  # a denoiser has no stages, only its output
+        # A classifier's last feature map; a dense predictor's (denoiser, segmenter) output pixel.
+        last = result.stages[-1] if result.stages and convzoo.model_card(name)["task"] in FEATURE_TASKS else result.output
         lines.append(
             f"| {name} | {'x'.join(map(str, size))} | `{last.name}` {'x'.join(map(str, last.shape[1:]))} "
             f"| {last.size} | {last.jump} | {last.offset} |"

@@ -10,9 +10,11 @@ import torchvision
 import convzoo
 from convzoo.registry import get_entry
 from convzoo.weights import load_weights, normalise_state_dict
-from helpers import count_parameters, empty_model, randomise_norms, state_shapes
+from helpers import classifier_names, count_parameters, empty_model, randomise_norms, state_shapes
 
-SHARED = [name for name in convzoo.list_models() if get_entry(name).torchvision_name]
+# The classifiers; torchvision's segmentation models (torchvision.models.segmentation) are
+# compared in their family's tests (tests/models/test_fcn.py).
+SHARED = [name for name in classifier_names() if get_entry(name).torchvision_name]
 
 
 def test_the_classic_families_are_covered():
