@@ -26,8 +26,9 @@ import time
 import torch
 
 from convzoo.data.natural_images import load_denoise_images
+from convzoo.tasks.denoise.files import load_denoiser
+from convzoo.tasks.denoise.scoring import test_report
 from convzoo.train.config import resolve_config
-from convzoo.train.denoiser import load_denoiser, test_report
 from convzoo.train.runner import train
 
 METHODS = {  # report key -> table name

@@ -74,7 +74,7 @@ def section(rows: list[dict], args: argparse.Namespace) -> str:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads; "
         f"torch {torch.__version__}, Python {platform.python_version()}. Each seed repeats exactly "
-        "(tests/train/test_hyperspectral.py); docs/hyperspectral.md explains where the differences come from.",
+        "(tests/tasks/hyperspectral/test_runs.py); docs/hyperspectral.md explains where the differences come from.",
         "",
     ]
     return "\n".join(lines)

@@ -15,17 +15,17 @@ from typing import NoReturn, Sequence
 import torch
 
 from convzoo.analysis.shapes import stage_shapes
+from convzoo.arguments import positive_int, train_flag
 from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
 from convzoo.errors import ConvzooError
 from convzoo.outputs import prepare_output_file, prepare_output_folder, remove_empty_folders
 from convzoo.registry import get_entry, list_models, meta_model, model_card
-from convzoo.tasks.classification import ClassificationTask, top_k
+from convzoo.tasks import TASKS, get_task
 from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.config import RECIPES, TrainConfig, resolve_config
-from convzoo.train.engine import evaluate
 from convzoo.train.progress import ProgressReporter
-from convzoo.train.runner import PIPELINES, train
+from convzoo.train.runner import train
 
 EXIT_USER_ERROR = 2
 
@@ -51,12 +51,6 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
         raise argparse.ArgumentTypeError(f"bad size {text!r}: expected HxW such as 56x56")
     return int(parts[0]), int(parts[1])
-
-
-def _positive_int(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return int(text)
 
 
 def cmd_list(args: argparse.Namespace) -> None:
@@ -138,117 +132,20 @@ def cmd_train(args: argparse.Namespace) -> None:
         out = Path(config.out)
     if not result.is_main:
         return  # the other processes of a torchrun run hold the same results
-    test = result.test_metrics
-    if "psnr" in test:  # denoise
-        print("\n".join(_denoise_lines(test)))
-        print(f"checkpoint    {result.checkpoint}")
-        print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'denoise_sample.png'}")
-        return
-    top5 = f", top-5 {test['top5']:.2%}" if "top5" in test else ""
-    split = test.get("split", "test")
-    missing = "" if split == "test" else f"; the dataset has no test split, so the {split} split was scored"
-    print(f"{split} accuracy {test['accuracy']:.2%}{top5}  (loss {test['loss']:.4f}{missing})")
-    if "kappa" in test:  # hyperspectral
-        print(f"test scores   {_scene_scores_line(test)}" + (f"  map {test['map']}" if "map" in test else ""))
-    print(f"checkpoint    {result.checkpoint}")
-    print(f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / 'confusion.png'}")
-
-
-def _scene_scores_line(test: dict) -> str:
-    """A hyperspectral report's scores as the field quotes them."""
-    return f"OA {test['accuracy']:.2%}  AA {test['average_accuracy']:.2%}  kappa {test['kappa']:.4f}"
-
-
-def _eval_hyperspectral(args: argparse.Namespace, model: torch.nn.Module, meta) -> None:
-    from convzoo.train.hyperspectral import MAP_FILE, evaluate_scene
-
-    map_path = args.out or Path(MAP_FILE)
-    result = evaluate_scene(model, meta, dataset=args.dataset, data_dir=args.data_dir, split=args.split,
-                            map_path=map_path, batch_size=args.batch_size)
-    print(f"{meta.model} on {result['settings']['dataset']} ({args.split}, {result['scored_pixels']} pixels): "
-          f"{_scene_scores_line(result)}  loss {result['loss']:.4f}")
-    print(f"map           {map_path}")
-
-
-def _denoise_lines(report: dict) -> list[str]:
-    """One line per noise level: the denoiser's average PSNR/SSIM beside the noisy input's."""
-    return [
-        f"test sigma {sigma:>3}: PSNR {row['dncnn_psnr']:.2f} dB  SSIM {row['dncnn_ssim']:.4f}  "
-        f"(noisy input {row['noisy_psnr']:.2f} dB, {row['noisy_ssim']:.4f})"
-        for sigma, row in report["by_sigma"].items()
-    ]
-
-
-def _eval_denoise(args: argparse.Namespace, model: torch.nn.Module, meta) -> None:
-    from convzoo.data.natural_images import load_denoise_images
-    from convzoo.train.denoiser import test_report
-
-    dataset = args.dataset or meta.dataset
-    images = load_denoise_images(dataset, meta.input_size[0], args.data_dir or meta.task_args.get("data_dir"))
-    split = getattr(images, args.split)
-    sigmas = tuple(args.sigma) if args.sigma else None
-    report, _ = test_report(model, split, meta.task_args.get("sigma"), sigmas=sigmas)
-    print(f"{meta.model} on {dataset} ({args.split}, {len(split)} images)")
-    print("\n".join(_denoise_lines(report)))
-
-
-def cmd_denoise(args: argparse.Namespace) -> None:
-    from convzoo.train.denoiser import denoise_file
-
-    result = denoise_file(args.checkpoint, args.image, args.out, sigma=args.sigma, tile=args.tile, seed=args.seed)
-    if result.to_grayscale:
-        print("note: colour image converted to grayscale for a 1-channel model")
-    scores = result.scores
-    if scores:
-        print(f"noisy    PSNR {scores['noisy_psnr']:.2f} dB  SSIM {scores['noisy_ssim']:.4f}")
-        print(f"denoised PSNR {scores['psnr']:.2f} dB  SSIM {scores['ssim']:.4f}")
-    print(f"image    {result.image}")
-    print(f"panels   {result.panels}")
+    for line in get_task(result.task).train_summary(result, out):
+        print(line)
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
-    if meta.task == "hyperspectral":
-        _eval_hyperspectral(args, model, meta)
-        return
-    if meta.task == "denoise":
-        _eval_denoise(args, model, meta)
-        return
-    dataset = args.dataset or meta.dataset
-    data_dir = args.data_dir or (meta.task_args.get("data_dir") if dataset == meta.dataset else None)
-    in_chans, image_size, _ = meta.input_size
-    splits = load_dataset(dataset, image_size=image_size, in_chans=in_chans, data_dir=data_dir, download=args.download)
-    data = getattr(splits, args.split)
-    split = "val" if args.split == "test" and splits.test is splits.val else args.split  # a folder without test/
-    metrics, _ = evaluate(model, data, ClassificationTask(len(meta.class_names)), batch_size=args.batch_size)
-    top5 = f"  top-5 {metrics['top5']:.2%}" if "top5" in metrics else ""
-    print(f"{meta.model} on {dataset} ({split}, {len(data)} images): "
-          f"accuracy {metrics['accuracy']:.2%}{top5}  loss {metrics['loss']:.4f}")
-
-
-# Tasks whose checkpoints do not label whole images, and the command that does their work.
-NOT_IMAGE_CLASSIFIERS = {
-    "denoise": "it denoises images: use convzoo denoise CHECKPOINT IMAGE",
-    "hyperspectral": "it labels the pixels of a hyperspectral scene, not photographs: use convzoo eval CHECKPOINT "
-                     "for the scene's scores and classification map",
-}
+    for line in get_task(meta.task).evaluate(args, model, meta):
+        print(line)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
     model, meta = load_checkpoint(args.checkpoint)
-    if meta.task in NOT_IMAGE_CLASSIFIERS:
-        raise ConvzooError(f"{args.checkpoint} is a {meta.task} checkpoint; {NOT_IMAGE_CLASSIFIERS[meta.task]}")
-    in_chans, image_size, _ = meta.input_size
-    images = torch.stack([
-        load_image(path, in_chans=in_chans, size=image_size, mean=meta.mean, std=meta.std,
-                   crop_fraction=meta.eval_crop_fraction)
-        for path in args.images
-    ])
-    with torch.no_grad():
-        logits = model(images)
-    for path, predictions in zip(args.images, top_k(logits, meta.class_names, args.top_k)):
-        ranked = "  ".join(f"{name} {probability:.1%}" for name, probability in predictions)
-        print(f"{path}: {ranked}")
+    for line in get_task(meta.task).predict(args, model, meta):
+        print(line)
 
 
 def cmd_rf(args: argparse.Namespace) -> None:
@@ -366,11 +263,6 @@ def cmd_ops(args: argparse.Namespace) -> None:
     print(format_operator_table(rows, args.in_channels, args.out_channels, args.kernel, args.size))
 
 
-def _flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
-    """A training flag whose default is ``None``, so recipes and defaults fill what is not given."""
-    parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
-
-
 def parse_model_kwarg(text: str) -> tuple[str, object]:
     """``"attn_layer=cbam"`` -> ``("attn_layer", "cbam")``; numbers, booleans and null are read as JSON."""
     key, sep, value = text.partition("=")
@@ -385,9 +277,9 @@ def parse_model_kwarg(text: str) -> tuple[str, object]:
 def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     train.add_argument("model", nargs="?", help="registered model name (not needed with --resume)")
-    _flag(train, "task", choices=sorted(PIPELINES), help="default: the model's own (convzoo list shows it)")
-    _flag(train, "model_kwargs", type=parse_model_kwarg, nargs="+", metavar="NAME=VALUE",
-          help="options of the model's builder, e.g. attn_layer=cbam")
+    train_flag(train, "task", choices=sorted(TASKS), help="default: the model's own (convzoo list shows it)")
+    train_flag(train, "model_kwargs", type=parse_model_kwarg, nargs="+", metavar="NAME=VALUE",
+               help="options of the model's builder, e.g. attn_layer=cbam")
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in this output folder, "
                        "with its saved settings; only --epochs N may be given with it: the run then ends after N "
@@ -403,72 +295,50 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
         "DIR/val/CLASS/IMAGE, optional DIR/test/CLASS/IMAGE (denoise: DIR/train/ and DIR/test/ images). "
         "indian_pines, pavia_university, salinas: their .mat files in DIR. More in docs/datasets.md."
     ))
-    _flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
-          "tasks: see their groups below")
-    _flag(data, "data_dir", help="folder holding the dataset's standard files")
-    _flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
-    _flag(data, "image_size", type=_positive_int, help="input side (default: the dataset's, else the model's)")
-    _flag(data, "augment", choices=AUGMENTATIONS, help="the dataset's standard augmentation or none")
-    _flag(data, "workers", type=int, help="data-loading processes for datasets read from files")
+    train_flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
+               "tasks: see their groups below")
+    train_flag(data, "data_dir", help="folder holding the dataset's standard files")
+    train_flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
+    train_flag(data, "image_size", type=positive_int, help="input side (default: the dataset's, else the model's)")
+    train_flag(data, "augment", choices=AUGMENTATIONS, help="the dataset's standard augmentation or none")
+    train_flag(data, "workers", type=int, help="data-loading processes for datasets read from files")
     optim = train.add_argument_group("optimisation")
-    _flag(optim, "epochs", type=_positive_int, help=f"default: {defaults.epochs}")
-    _flag(optim, "batch_size", type=_positive_int, help=f"global batch (default: {defaults.batch_size})")
-    _flag(optim, "optimizer", choices=("sgd", "adam", "adamw"), help=f"default: {defaults.optimizer}")
-    _flag(optim, "lr", type=float, help=f"default: {defaults.lr}")
-    _flag(optim, "momentum", type=float)
-    _flag(optim, "nesterov", action="store_const", const=True)
-    _flag(optim, "weight_decay", type=float)
-    _flag(optim, "schedule", choices=("cosine", "step", "multistep", "constant"), help=f"default: {defaults.schedule}")
-    _flag(optim, "step_size", type=_positive_int, help="epochs between decays (step schedule)")
-    _flag(optim, "milestones", type=_positive_int, nargs="+", help="epochs of the decays (multistep schedule)")
-    _flag(optim, "gamma", type=float, help="decay factor of step and multistep")
-    _flag(optim, "warmup_epochs", type=float, help="linear warmup length, in epochs (fractions allowed)")
-    _flag(optim, "label_smoothing", type=float)
-    _flag(optim, "clip_grad", type=float, help="clip the gradient norm to this value")
-    _flag(optim, "accum_steps", type=_positive_int, help="batches accumulated per optimiser step")
+    train_flag(optim, "epochs", type=positive_int, help=f"default: {defaults.epochs}")
+    train_flag(optim, "batch_size", type=positive_int, help=f"global batch (default: {defaults.batch_size})")
+    train_flag(optim, "optimizer", choices=("sgd", "adam", "adamw"), help=f"default: {defaults.optimizer}")
+    train_flag(optim, "lr", type=float, help=f"default: {defaults.lr}")
+    train_flag(optim, "momentum", type=float)
+    train_flag(optim, "nesterov", action="store_const", const=True)
+    train_flag(optim, "weight_decay", type=float)
+    train_flag(optim, "schedule", choices=("cosine", "step", "multistep", "constant"),
+               help=f"default: {defaults.schedule}")
+    train_flag(optim, "step_size", type=positive_int, help="epochs between decays (step schedule)")
+    train_flag(optim, "milestones", type=positive_int, nargs="+", help="epochs of the decays (multistep schedule)")
+    train_flag(optim, "gamma", type=float, help="decay factor of step and multistep")
+    train_flag(optim, "warmup_epochs", type=float, help="linear warmup length, in epochs (fractions allowed)")
+    train_flag(optim, "label_smoothing", type=float)
+    train_flag(optim, "clip_grad", type=float, help="clip the gradient norm to this value")
+    train_flag(optim, "accum_steps", type=positive_int, help="batches accumulated per optimiser step")
     speed = train.add_argument_group("precision and speed")
-    _flag(speed, "amp", action="store_const", const=True, help="mixed precision: bf16 on CPU, fp16 on CUDA")
-    _flag(speed, "amp_dtype", choices=("bfloat16", "float16"))
-    _flag(speed, "channels_last", action="store_const", const=True)
-    _flag(speed, "compile", action="store_const", const=True, help="torch.compile the model")
-    _flag(speed, "device", help="auto, cpu, cuda or cuda:N (default: auto)")
-    _flag(speed, "sync_bn", action="store_const", const=True, help="synchronise batch norm across processes")
+    train_flag(speed, "amp", action="store_const", const=True, help="mixed precision: bf16 on CPU, fp16 on CUDA")
+    train_flag(speed, "amp_dtype", choices=("bfloat16", "float16"))
+    train_flag(speed, "channels_last", action="store_const", const=True)
+    train_flag(speed, "compile", action="store_const", const=True, help="torch.compile the model")
+    train_flag(speed, "device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    train_flag(speed, "sync_bn", action="store_const", const=True, help="synchronise batch norm across processes")
     transfer = train.add_argument_group("transfer learning")
-    _flag(transfer, "pretrained", help="checkpoint to start from (torchvision, timm or convzoo)")
-    _flag(transfer, "freeze", help="none, features or stages:N")
-    _flag(transfer, "head_only", action="store_const", const=True, help="train only the classifier layer")
-    noise = train.add_argument_group(
-        "denoising (--task denoise)",
-        "--dataset natural (the bundled photographs, default) or folder (--data-dir D with train/ and test/ images)",
-    )
-    _flag(noise, "sigma", type=float, help="noise std on the 0-255 scale, e.g. 25 (default: blind, one level per "
-          "patch drawn from [0, 55], as DnCNN-B)")
-    _flag(noise, "patch_size", type=_positive_int, help=f"training patch side (default: {defaults.patch_size})")
-    _flag(noise, "patch_stride", type=_positive_int, help=f"grid step patches are cut at (default: {defaults.patch_stride})")
-    _flag(noise, "patches_per_epoch", type=_positive_int,
-          help=f"patches drawn once from the grid (default: {defaults.patches_per_epoch}; paper 204800)")
-    spectral = train.add_argument_group(
-        "hyperspectral (--task hyperspectral)",
-        "--dataset synthetic (a generated scene, default), or indian_pines, pavia_university, salinas "
-        "(their standard .mat files in --data-dir)",
-    )
-    _flag(spectral, "pca_components", type=_positive_int,
-          help=f"spectral components kept (default: {defaults.pca_components})")
-    _flag(spectral, "window", type=_positive_int, help=f"odd patch side around each pixel (default: {defaults.window})")
-    _flag(spectral, "train_ratio", type=float, help="share of each class's labelled pixels for training "
-          f"(default: {defaults.train_ratio}, the paper's; the course uses 0.1)")
-    _flag(spectral, "split_seed", type=int, help=f"seed of the train/test split (default: {defaults.split_seed})")
-    _flag(spectral, "border", choices=("zero", "reflect"),
-          help=f"padding at the scene's edges (default: {defaults.border})")
-    _flag(spectral, "scene_size", type=_positive_int,
-          help=f"side of the synthetic scene (default: {defaults.scene_size})")
-    _flag(spectral, "scene_map", choices=("all", "labelled", "none"),
-          help="pixels the classification map shows (default: all)")
+    train_flag(transfer, "pretrained", help="checkpoint to start from (torchvision, timm or convzoo)")
+    train_flag(transfer, "freeze", help="none, features or stages:N")
+    train_flag(transfer, "head_only", action="store_const", const=True, help="train only the classifier layer")
+    for name in TASKS:
+        add_task_arguments = get_task(name).add_train_arguments
+        if add_task_arguments is not None:
+            add_task_arguments(train)
     run = train.add_argument_group("run")
-    _flag(run, "seed", type=int, help=f"default: {defaults.seed}")
-    _flag(run, "deterministic", action="store_const", const=True, help="deterministic kernels (GPU)")
-    _flag(run, "out", help=f"output folder (default: {defaults.out})")
-    _flag(run, "checkpoint_every", type=_positive_int, help="also checkpoint every N optimiser steps")
+    train_flag(run, "seed", type=int, help=f"default: {defaults.seed}")
+    train_flag(run, "deterministic", action="store_const", const=True, help="deterministic kernels (GPU)")
+    train_flag(run, "out", help=f"output folder (default: {defaults.out})")
+    train_flag(run, "checkpoint_every", type=positive_int, help="also checkpoint every N optimiser steps")
 
 
 # Every TrainConfig field is a flag of `convzoo train`, but the model and its options, which are positional or parsed.
@@ -492,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the card and the profile as JSON")
     info.set_defaults(run=cmd_info)
 
-    train = commands.add_parser("train", help="train a model for its task: classification, denoise or hyperspectral "
+    *others, last = TASKS
+    train = commands.add_parser("train", help=f"train a model for its task: {', '.join(others)} or {last} "
                                 "(also under torchrun)")
     _add_train_arguments(train)
     train.set_defaults(run=cmd_train)
@@ -503,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--data-dir", help="folder holding the dataset's standard files")
     evaluation.add_argument("--download", action="store_true", help="fetch the dataset where the machine is online")
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")
-    evaluation.add_argument("--batch-size", type=_positive_int, default=256)
+    evaluation.add_argument("--batch-size", type=positive_int, default=256)
     evaluation.add_argument("--out", type=Path, help="hyperspectral checkpoints: the classification map PNG "
                             "(default: classification_map.png)")
     evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
@@ -524,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
     erf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
     erf.add_argument("--dataset", choices=sorted(DATASETS), help="average over test images instead of noise")
     erf.add_argument("--data-dir", help="folder holding the dataset's standard files")
-    erf.add_argument("--samples", type=_positive_int, default=16)
+    erf.add_argument("--samples", type=positive_int, default=16)
     erf.add_argument("--stage", type=int, help="feature_info stage index (default: the last feature map)")
     erf.add_argument("--seed", type=int, default=0)
     erf.add_argument("--log", action="store_true", help="log-scale heatmap")
@@ -535,21 +406,21 @@ def build_parser() -> argparse.ArgumentParser:
     comparison.add_argument("models", nargs="+")
     comparison.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: each model's)")
     comparison.add_argument("--latency", action="store_true", help="measure CPU latency and throughput")
-    comparison.add_argument("--batch-size", type=_positive_int, default=1)
-    comparison.add_argument("--repeats", type=_positive_int, default=10, help="timed runs per model (median)")
+    comparison.add_argument("--batch-size", type=positive_int, default=1)
+    comparison.add_argument("--repeats", type=positive_int, default=10, help="timed runs per model (median)")
     comparison.add_argument("--plot", help="scatter of latency against MACs (PNG); needs --latency")
     comparison.set_defaults(run=cmd_compare, outputs={"plot": "file"})
 
     arith = commands.add_parser("arith", help="output size of a conv, pool or transposed conv, formula filled in; "
                                 "the original UNet's valid input sizes")
-    arith.add_argument("--in", dest="size", type=_positive_int, required=True, help="input size along one axis")
+    arith.add_argument("--in", dest="size", type=positive_int, required=True, help="input size along one axis")
     layer = arith.add_mutually_exclusive_group(required=True)
-    layer.add_argument("--kernel", type=_positive_int)
+    layer.add_argument("--kernel", type=positive_int)
     layer.add_argument("--unet", action="store_true", help="the original UNet (depth 4, unpadded 3x3 convs): is --in "
                        "a valid input size, its output, and the nearest valid sizes below and above")
-    arith.add_argument("--stride", type=_positive_int, default=1)
+    arith.add_argument("--stride", type=positive_int, default=1)
     arith.add_argument("--padding", type=int, default=0)
-    arith.add_argument("--dilation", type=_positive_int, default=1)
+    arith.add_argument("--dilation", type=positive_int, default=1)
     arith.add_argument("--transposed", action="store_true", help="a transposed conv")
     arith.add_argument("--output-padding", type=int, default=0, help="transposed convs only")
     arith.add_argument("--ceil-mode", action="store_true", help="pooling's ceil mode")
@@ -561,9 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=cmd_explain)
 
     ops = commands.add_parser("ops", help="every convolution operator's parameters and MACs beside a standard conv")
-    ops.add_argument("--in-channels", type=_positive_int, default=64)
-    ops.add_argument("--out-channels", type=_positive_int, default=64)
-    ops.add_argument("--kernel", type=_positive_int, default=3, help="kernel side of the standard conv")
+    ops.add_argument("--in-channels", type=positive_int, default=64)
+    ops.add_argument("--out-channels", type=positive_int, default=64)
+    ops.add_argument("--kernel", type=positive_int, default=3, help="kernel side of the standard conv")
     ops.add_argument("--size", type=parse_size, default=(56, 56), help="input HxW (default 56x56)")
     ops.set_defaults(run=cmd_ops)
 
@@ -577,24 +448,16 @@ def build_parser() -> argparse.ArgumentParser:
                                 "of the image's height and width (default: the centre)")
     attention.set_defaults(run=cmd_attention, outputs={"out": "folder"})
 
-    denoise = commands.add_parser("denoise", help="denoise an image with a denoising checkpoint: the denoised image and "
-                                "a PNG of titled panels beside it")
-    denoise.add_argument("checkpoint", type=Path)
-    denoise.add_argument("image", type=Path)
-    denoise.add_argument("--sigma", type=float, help="treat the image as clean and add this noise level (0-255 "
-                         "scale): clean/noisy/denoised/noise panels and PSNR/SSIM; without it the image is "
-                         "denoised as it is")
-    denoise.add_argument("--out", type=Path, default=Path("denoised.png"), help="the denoised image (default: denoised.png); the titled panels go beside it as NAME_panels.png")
-    denoise.add_argument("--tile", type=_positive_int, default=512,
-                         help="process larger images in tiles of this side (same result, bounded memory)")
-    denoise.add_argument("--seed", type=int, default=0, help="seed of the added noise")
-    denoise.set_defaults(run=cmd_denoise, outputs={"out": "file"})
-
     predict = commands.add_parser("predict", help="top-k classes of images")
     predict.add_argument("checkpoint", type=Path)
     predict.add_argument("images", nargs="+", type=Path)
-    predict.add_argument("--top-k", type=_positive_int, default=5)
+    predict.add_argument("--top-k", type=positive_int, default=5)
     predict.set_defaults(run=cmd_predict)
+
+    for name in TASKS:
+        add_task_commands = get_task(name).add_commands
+        if add_task_commands is not None:
+            add_task_commands(commands)
     return parser
 
 

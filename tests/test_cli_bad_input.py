@@ -18,7 +18,7 @@ from helpers import assert_one_line_error, run_cli
 from convzoo.registry import create_model
 from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint
 from convzoo.train.config import TrainConfig
-from convzoo.train.hyperspectral import scene_settings
+from convzoo.tasks.hyperspectral.pipeline import scene_settings
 
 
 def _save(folder: Path, model_name: str, meta: CheckpointMeta, **model_args) -> str:

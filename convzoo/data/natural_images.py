@@ -1,7 +1,7 @@
 """Natural images for denoising: the bundled default, folders of images, and patches cut on the fly.
 
 A denoiser learns from clean images; the noise is added later, per batch (see
-:mod:`convzoo.tasks.denoise`). Two sources of clean images, by the name ``--dataset``
+:mod:`convzoo.tasks.denoise.noise`). Two sources of clean images, by the name ``--dataset``
 takes:
 
 * ``natural`` (the embedded default, offline): the photographs that ship inside

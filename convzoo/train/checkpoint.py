@@ -42,7 +42,7 @@ class CheckpointMeta:
     input_size: list[int]
     metrics: dict[str, float] = field(default_factory=dict)
     eval_crop_fraction: float | None = None  # see ImageSplits: how evaluation resized the images
-    task: str = "classification"  # the pipeline that trained it (convzoo.train.runner.PIPELINES)
+    task: str = "classification"  # the task that trained it (a key of convzoo.tasks.TASKS)
     task_args: dict[str, Any] = field(default_factory=dict)  # what the task needs to reuse it, e.g. a noise level
     format_version: int = FORMAT_VERSION
 

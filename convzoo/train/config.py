@@ -32,7 +32,7 @@ class TrainConfig:
 
     model: str = "lenet5"
     model_kwargs: dict[str, Any] = field(default_factory=dict)  # builder options, e.g. {"attn_layer": "cbam"}
-    task: str = "classification"  # a key of convzoo.train.runner.PIPELINES
+    task: str = "classification"  # a key of convzoo.tasks.TASKS
     dataset: str | None = None  # None: the task's embedded default (classification: "digits")
     data_dir: str | None = None
     download: bool = False
@@ -67,13 +67,13 @@ class TrainConfig:
     freeze: str = "none"
     head_only: bool = False
 
-    # --task denoise (convzoo.train.denoiser)
+    # --task denoise (convzoo.tasks.denoise)
     sigma: float | None = None  # noise std on the 0-255 scale; None: blind, one level per patch from [0, 55]
     patch_size: int = 40  # side of the training patches (DnCNN-S 40, DnCNN-B 50)
     patch_stride: int = 10  # pixels between the grid positions patches are cut at
     patches_per_epoch: int = 128  # drawn once from the grid (paper DnCNN-S: 128 x 1600 = 204,800)
 
-    # --task hyperspectral (convzoo.train.hyperspectral)
+    # --task hyperspectral (convzoo.tasks.hyperspectral)
     pca_components: int = 30  # spectral components kept by PCA (the model's in_chans)
     window: int = 25  # side of the patch centred on each pixel (odd)
     train_ratio: float = 0.3  # share of each class's labelled pixels for training (paper 0.3, course 0.1)

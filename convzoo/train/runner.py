@@ -1,9 +1,9 @@
 """A training run of any task, end to end: output folder, seeding, resume, checkpoints, test.
 
 ``convzoo train`` calls :func:`train`. A task plugs in through a :class:`Pipeline`, built
-by the module named in :data:`PIPELINES` for ``config.task``: its data, model and engine,
-the checkpoint metadata, and a ``report`` that scores the test split and writes the
-task's own files. The run writes into its output folder:
+by the ``build`` of ``config.task``'s row of :data:`convzoo.tasks.TASKS`: its data, model
+and engine, the checkpoint metadata, and a ``report`` that scores the test split and
+writes the task's own files. The run writes into its output folder:
 
 - ``resume.safetensors``: the whole training state (weights, optimiser, scheduler, scaler,
   random generators, position in the epoch, metrics so far), rewritten atomically at
@@ -20,7 +20,6 @@ Under ``torchrun`` every process trains and only rank 0 writes.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ import torch
 from convzoo.errors import ConvzooError
 from convzoo.outputs import prepare_output_folder, remove_empty_folders
 from convzoo.registry import create_model
+from convzoo.tasks import get_task
 from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint
 from convzoo.train.config import TrainConfig
 from convzoo.train.distributed import DistContext, init_distributed
@@ -41,16 +41,9 @@ from convzoo.train.progress import ProgressReporter
 from convzoo.train.seed import seed_everything
 from convzoo.train.state import load_state, save_state
 
-__all__ = ["PIPELINES", "Pipeline", "RESUME_FILE", "TrainResult", "build_model", "resumed_config", "train"]
+__all__ = ["Pipeline", "RESUME_FILE", "TrainResult", "build_model", "resumed_config", "train"]
 
 RESUME_FILE = "resume.safetensors"
-
-# Task name -> module whose ``build(config, ctx)`` returns the task's Pipeline.
-PIPELINES = {
-    "classification": "convzoo.train.classifier",
-    "denoise": "convzoo.train.denoiser",
-    "hyperspectral": "convzoo.train.hyperspectral",
-}
 
 
 @dataclass
@@ -75,6 +68,7 @@ class TrainResult:
     """What a run ends with. ``is_main`` is false in the other processes of a torchrun run,
     which hold the same results and so must not report them a second time."""
 
+    task: str  # the task that trained it: a key of convzoo.tasks.TASKS
     test_metrics: dict[str, Any]
     checkpoint: Path
     history: History = field(repr=False)
@@ -103,9 +97,7 @@ def build_model(config: TrainConfig, in_chans: int, num_classes: int | None = No
 
 def build_pipeline(config: TrainConfig, ctx: DistContext) -> Pipeline:
     """The pipeline of ``config.task``."""
-    if config.task not in PIPELINES:
-        raise ConvzooError(f"unknown task {config.task!r}; expected one of {', '.join(sorted(PIPELINES))}")
-    return importlib.import_module(PIPELINES[config.task]).build(config, ctx)
+    return get_task(config.task).build(config, ctx)
 
 
 def resumed_config(saved: dict[str, Any], epochs: int | None = None) -> TrainConfig:
@@ -215,4 +207,6 @@ def _run(
         meta.metrics.update({f"test_{key}": value for key, value in scalars.items()})
         checkpoint = save_checkpoint(out / "model", trainer.module, meta)
         (out / "test_metrics.json").write_text(json.dumps(test_report, indent=2) + "\n")
-    return TrainResult(test_metrics=test_report, checkpoint=checkpoint, history=history, is_main=ctx.is_main)
+    return TrainResult(
+        task=config.task, test_metrics=test_report, checkpoint=checkpoint, history=history, is_main=ctx.is_main
+    )

@@ -9,7 +9,7 @@ from torch.utils.data import TensorDataset
 
 from convzoo.errors import ConvzooError
 from convzoo.models._classifier import AuxLogits
-from convzoo.tasks.classification import ClassificationTask
+from convzoo.tasks.classification.objective import ClassificationTask
 from convzoo.train.config import TrainConfig
 from convzoo.train.distributed import DistContext
 from convzoo.train.engine import Trainer, TrainingDivergedError, evaluate

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from convzoo.models._classifier import AuxLogits
 
-__all__ = ["ClassificationTask", "main_logits", "per_class_accuracy", "top_k"]
+__all__ = ["ClassificationTask", "main_logits", "per_class_accuracy"]
 
 
 def main_logits(output: torch.Tensor | AuxLogits) -> torch.Tensor:
@@ -83,12 +83,3 @@ def per_class_accuracy(confusion: torch.Tensor) -> list[float | None]:
     totals = confusion.sum(dim=1).tolist()
     return [hits / total if total else None for hits, total in zip(confusion.diagonal().tolist(), totals)]
 
-
-def top_k(logits: torch.Tensor, class_names: list[str], k: int) -> list[list[tuple[str, float]]]:
-    """The ``k`` most probable classes of each row of ``logits`` with their probabilities."""
-    probs = logits.softmax(dim=1)
-    values, indices = probs.topk(min(k, probs.shape[1]), dim=1)
-    return [
-        [(class_names[i], p) for i, p in zip(row_indices.tolist(), row_values.tolist())]
-        for row_indices, row_values in zip(indices, values)
-    ]

@@ -9,18 +9,13 @@ import torch.nn.functional as F
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from convzoo.models.dncnn import DnCNN
-from convzoo.tasks.denoise import (
-    DenoiseTask,
-    NoiseAugment,
-    add_fixed_noise,
-    baseline,
-    baseline_available,
-    denoise_figure,
-    denoise_tiled,
-    image_metrics,
-    psnr,
-    score_images,
-)
+from convzoo.tasks.denoise.baselines import baseline, baseline_available
+from convzoo.tasks.denoise.metrics import image_metrics, psnr
+from convzoo.tasks.denoise.noise import NoiseAugment, add_fixed_noise
+from convzoo.tasks.denoise.objective import DenoiseTask
+from convzoo.tasks.denoise.panels import denoise_figure
+from convzoo.tasks.denoise.scoring import score_images
+from convzoo.tasks.denoise.tiling import denoise_tiled
 
 
 def smooth_image(height: int = 48, width: int = 56, channels: int = 1) -> torch.Tensor:

@@ -9,15 +9,10 @@ from PIL import Image
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from convzoo.data.hyperspectral import SceneSettings, load_hyperspectral, write_synthetic_scene
-from convzoo.tasks.hyperspectral import (
-    HyperspectralTask,
-    classification_map_figure,
-    cohen_kappa,
-    plot_classification_map,
-    predict_pixels,
-    predict_scene,
-    scene_scores,
-)
+from convzoo.tasks.hyperspectral.classification_map import classification_map_figure, plot_classification_map
+from convzoo.tasks.hyperspectral.metrics import cohen_kappa, scene_scores
+from convzoo.tasks.hyperspectral.objective import HyperspectralTask
+from convzoo.tasks.hyperspectral.prediction import predict_pixels, predict_scene
 
 
 def test_kappa_equals_scikit_learns():

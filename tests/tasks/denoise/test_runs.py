@@ -12,7 +12,7 @@ from PIL import Image
 from helpers import assert_one_line_error, run_cli as run
 
 from convzoo.cli import main
-from convzoo.tasks.denoise import denoise_figure
+from convzoo.tasks.denoise.panels import denoise_figure
 from convzoo.train.config import resolve_config
 from convzoo.train.distributed import DistContext
 from convzoo.train.runner import build_pipeline
@@ -71,7 +71,7 @@ def test_train_writes_checkpoint_report_and_sample(trained):
 
 
 def test_the_sample_panels_carry_the_first_images_scores(data_dir, tmp_path, monkeypatch):
-    import convzoo.train.denoiser as denoiser
+    import convzoo.tasks.denoise.panels as denoiser
 
     drawn = {}
 

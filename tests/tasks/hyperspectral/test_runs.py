@@ -53,7 +53,7 @@ def test_eval_rebuilds_the_same_split_and_scores(trained, capsys, tmp_path):
 
 
 def test_the_map_title_names_the_split_that_was_scored(trained, capsys, tmp_path, monkeypatch):
-    import convzoo.train.hyperspectral as pipeline
+    import convzoo.tasks.hyperspectral.scoring as pipeline
 
     titles = []
     monkeypatch.setattr(pipeline, "plot_classification_map", lambda *args, title: titles.append(title))

@@ -16,10 +16,10 @@ import torch
 
 from convzoo.data import NATIVE_SIZES, load_dataset
 from convzoo.registry import get_entry
-from convzoo.tasks.classification import ClassificationTask, per_class_accuracy
+from convzoo.tasks.classification.confusion import plot_confusion
+from convzoo.tasks.classification.objective import ClassificationTask, per_class_accuracy
 from convzoo.train.checkpoint import CheckpointMeta
 from convzoo.train.config import TrainConfig
-from convzoo.train.confusion import plot_confusion
 from convzoo.train.distributed import DistContext
 from convzoo.train.engine import Trainer
 from convzoo.train.runner import Pipeline, build_model

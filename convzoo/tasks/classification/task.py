@@ -1,0 +1,11 @@
+"""The classification task's row of :data:`convzoo.tasks.TASKS`."""
+
+from __future__ import annotations
+
+from convzoo.tasks.classification.commands import evaluate, predict, train_summary
+from convzoo.tasks.classification.pipeline import build
+from convzoo.tasks.spec import TaskSpec
+
+__all__ = ["TASK"]
+
+TASK = TaskSpec(name="classification", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict)

@@ -1,0 +1,53 @@
+"""What a task gives the training runner and the command line: one :class:`TaskSpec`.
+
+Each task package builds its own in ``task.py`` (``TASK``), from the functions of its
+pipeline and its commands; :func:`convzoo.tasks.get_task` finds it by the task's name,
+which is ``--task``'s value and what a checkpoint's metadata stores. ``convzoo train``
+adds the task's flags and prints its summary, ``convzoo eval`` and ``convzoo predict``
+ask the checkpoint's task, and the task adds its own subcommands (``convzoo denoise``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from convzoo.train.checkpoint import CheckpointMeta
+    from convzoo.train.config import TrainConfig
+    from convzoo.train.distributed import DistContext
+    from convzoo.train.runner import Pipeline, TrainResult
+
+__all__ = ["TaskSpec"]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task, as the runner and the command line see it.
+
+    Attributes:
+        name: the task's key in :data:`convzoo.tasks.TASKS`.
+        build: ``build(config, ctx)``: the run's :class:`~convzoo.train.runner.Pipeline`.
+        train_summary: ``train_summary(result, out)``: the lines ``convzoo train`` prints
+            after a run whose output folder is ``out``.
+        evaluate: ``evaluate(args, model, meta)``: the lines ``convzoo eval`` prints for
+            a checkpoint of the task.
+        predict: ``predict(args, model, meta)``: the lines ``convzoo predict`` prints; a
+            task whose checkpoints do not label images raises a
+            :class:`~convzoo.errors.ConvzooError` that names the command doing their work.
+        add_train_arguments: adds the group of ``convzoo train`` flags of the task's
+            :class:`~convzoo.train.config.TrainConfig` fields; ``None`` if it has none.
+        add_commands: adds the task's own subcommands to ``convzoo``'s; ``None`` if it has none.
+    """
+
+    name: str
+    build: Callable[[TrainConfig, DistContext], Pipeline]
+    train_summary: Callable[[TrainResult, Path], list[str]]
+    evaluate: Callable[[argparse.Namespace, nn.Module, CheckpointMeta], list[str]]
+    predict: Callable[[argparse.Namespace, nn.Module, CheckpointMeta], list[str]]
+    add_train_arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    add_commands: Callable[[argparse._SubParsersAction], None] | None = None
