@@ -123,7 +123,37 @@ def init_unet_weights(module: nn.Module) -> None:
                 nn.init.zeros_(m.bias)
 
 
-class UNet(nn.Module):
+class UNetLayout(nn.Module):
+    """The size arithmetic and forward pass shared by the 2-D and 3-D U-Nets.
+
+    A subclass builds ``stem``, ``down`` (pool + double conv per level), ``up`` (up-convolution,
+    crop and concatenation of the skip, double conv) and ``head``, and sets ``in_chans``,
+    ``depth``, ``padding`` and ``dims`` (2 for images, 3 for volumes).
+    """
+
+    dims = 2
+
+    def size_chain(self) -> list[LayerSpec]:
+        """The layers that change the size along one axis (see :mod:`convzoo.analysis.arithmetic`)."""
+        return unet_size_chain(self.depth, padded=self.padding == 1)
+
+    def output_size(self, size: int) -> int:
+        """Output side for an input side ``size``; InputShapeError with the nearest valid sizes if it is not one."""
+        return check_input_size(self.size_chain(), size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_unet_input(x, self.in_chans, self.depth, self.padding == 1, self.dims, type(self).__name__)
+        x = self.stem(x)  # (B, C_0, S - 4, ...) along each spatial axis S, for valid convs
+        skips = []
+        for down in self.down:
+            skips.append(x)
+            x = down(x)  # (B, C_{i+1}, S_i / 2 - 4, ...)
+        for up, skip in zip(self.up, reversed(skips)):
+            x = up(x, skip)  # (B, C_i, 2 S_{i+1} - 4, ...)
+        return self.head(x)  # (B, num_classes, S', ...)
+
+
+class UNet(UNetLayout):
     """U-Net: a contracting and an expanding path joined by concatenated skip connections.
 
     Args:
@@ -178,25 +208,6 @@ class UNet(nn.Module):
             dict(num_chs=w, reduction=2**i, module="stem" if i == 0 else f"down.{i - 1}") for i, w in enumerate(widths)
         ]
         init_unet_weights(self)
-
-    def size_chain(self) -> list[LayerSpec]:
-        """The layers that change the size along one axis (see :mod:`convzoo.analysis.arithmetic`)."""
-        return unet_size_chain(self.depth, padded=self.padding == 1)
-
-    def output_size(self, size: int) -> int:
-        """Output side for an input side ``size``; InputShapeError with the nearest valid sizes if it is not one."""
-        return check_input_size(self.size_chain(), size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_unet_input(x, self.in_chans, self.depth, self.padding == 1, 2, type(self).__name__)
-        x = self.stem(x)  # (B, w0, H - 4, W - 4) for valid convs
-        skips = []
-        for down in self.down:
-            skips.append(x)
-            x = down(x)  # (B, w_{i+1}, H_i / 2 - 4, ...)
-        for up, skip in zip(self.up, reversed(skips)):
-            x = up(x, skip)  # (B, w_i, 2 H_{i+1} - 4, ...)
-        return self.head(x)  # (B, num_classes, H', W')
 
 
 # --------------------------------------------------------------------------- overlap-tile

@@ -42,14 +42,12 @@ from functools import partial
 from typing import Any, Sequence
 
 import torch
-import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from convzoo.analysis.arithmetic import LayerSpec, check_input_size
 from convzoo.blocks.unet import DoubleConv, LayerFactory, UpConcat, conv_layer, max_pool_layer
 from convzoo.errors import ConvzooError, InputShapeError
-from convzoo.models.unet import check_unet_input, init_unet_weights, unet_size_chain
+from convzoo.models.unet import UNetLayout, init_unet_weights
 from convzoo.registry import Paper, register_model
 
 __all__ = ["UNet3D", "TwoStageUNet3D", "unet3d", "unet3d_padded", "unet3d_levels"]
@@ -62,15 +60,13 @@ PAPER = Paper(
     url="https://arxiv.org/abs/1606.06650",
 )
 
-torch.fx.wrap("check_unet_input")
-
 
 def unet3d_levels(base_width: int = 32, depth: int = 3) -> tuple[tuple[int, int], ...]:
     """``(first conv, second conv)`` channels of each level: 32 -> ((32, 64), (64, 128), (128, 256), (256, 512))."""
     return tuple((base_width * 2**i, base_width * 2 ** (i + 1)) for i in range(depth + 1))
 
 
-class UNet3D(nn.Module):
+class UNet3D(UNetLayout):
     """3D U-Net: the U-Net on volumes, with batch norm and the channels doubled before each pool.
 
     Args:
@@ -87,6 +83,8 @@ class UNet3D(nn.Module):
         (B, in_chans, D, H, W) -> (B, num_classes, D', H', W'): with valid convs at depth 3
         ``D' = D - 88`` (116 -> 28, 132 -> 44); with ``padding=1`` ``D' = D``, a multiple of 8.
     """
+
+    dims = 3
 
     def __init__(
         self,
@@ -126,25 +124,6 @@ class UNet3D(nn.Module):
             dict(num_chs=c, reduction=2**i, module="stem" if i == 0 else f"down.{i - 1}") for i, c in enumerate(outs)
         ]
         init_unet_weights(self)
-
-    def size_chain(self) -> list[LayerSpec]:
-        """The layers that change the size along one axis (see :mod:`convzoo.analysis.arithmetic`)."""
-        return unet_size_chain(self.depth, padded=self.padding == 1)
-
-    def output_size(self, size: int) -> int:
-        """Output side for an input side ``size``; InputShapeError with the nearest valid sizes if it is not one."""
-        return check_input_size(self.size_chain(), size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_unet_input(x, self.in_chans, self.depth, self.padding == 1, 3, type(self).__name__)
-        x = self.stem(x)  # (B, 64, D - 4, H - 4, W - 4) for valid convs
-        skips = []
-        for down in self.down:
-            skips.append(x)
-            x = down(x)  # (B, C_{i+1}, D_i / 2 - 4, ...)
-        for up, skip in zip(self.up, reversed(skips)):
-            x = up(x, skip)  # (B, C_i, 2 D_{i+1} - 4, ...)
-        return self.head(x)  # (B, num_classes, D', H', W')
 
 
 # --------------------------------------------------------------------------- two stages
