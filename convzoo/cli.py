@@ -37,12 +37,26 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USER_ERROR, f"convzoo: error: {message}\n")
 
 
-def parse_shape(text: str) -> tuple[int, int, int]:
-    """``"3x224x224"`` -> ``(3, 224, 224)``."""
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3x224x224"`` -> ``(3, 224, 224)``; a volume's ``"1x116x132x132"`` (CxDxHxW) -> ``(1, 116, 132, 132)``."""
     parts = text.lower().split("x")
-    if len(parts) != 3 or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise argparse.ArgumentTypeError(f"bad input shape {text!r}: expected CxHxW such as 3x224x224")
-    return tuple(int(part) for part in parts)  # type: ignore[return-value]
+    if len(parts) not in (3, 4) or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"bad input shape {text!r}: expected CxHxW such as 3x224x224 (CxDxHxW for a 3-D network)"
+        )
+    return tuple(int(part) for part in parts)
+
+
+def model_input(name: str, given: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The input ``--input`` gives (else the model's default), with as many axes as the model takes."""
+    default = tuple(model_card(name)["input_size"])
+    if given is None:
+        return default
+    if len(given) != len(default):
+        layout = "CxHxW" if len(default) == 3 else "CxDxHxW"
+        raise ConvzooError(f"{name} takes {layout} input such as {'x'.join(map(str, default))}, "
+                           f"got --input {'x'.join(map(str, given))}")
+    return given
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -70,7 +84,7 @@ def cmd_info(args: argparse.Namespace) -> None:
     from convzoo.analysis.profile import format_profile, profile
 
     card = model_card(args.model)
-    input_size = args.input or tuple(card["input_size"])
+    input_size = model_input(args.model, args.input)
     model = meta_model(args.model, in_chans=input_size[0])
     shapes = stage_shapes(model, input_size)
     complexity = profile(model, input_size)
@@ -151,7 +165,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_rf(args: argparse.Namespace) -> None:
     from convzoo.analysis.receptive_field import format_receptive_field, receptive_field
 
-    input_size = args.input or tuple(model_card(args.model)["input_size"])
+    input_size = model_input(args.model, args.input)
     model = meta_model(args.model, in_chans=input_size[0])
     result = receptive_field(model, input_size, ignore_gates=args.ignore_gates)
     text = format_receptive_field(result, ignore_gates_option="--ignore-gates")
@@ -168,7 +182,7 @@ def cmd_erf(args: argparse.Namespace) -> None:
         name, input_size = meta.model, tuple(args.input or meta.input_size)
     elif args.model is not None:
         name = args.model
-        input_size = args.input or tuple(model_card(name)["input_size"])
+        input_size = model_input(name, args.input)
         torch.manual_seed(args.seed)
         model = create_model(name, in_chans=input_size[0])
     else:
@@ -357,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     info = commands.add_parser("info", help="model card, stage shapes, parameters, MACs and memory")
     info.add_argument("model")
-    info.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    info.add_argument("--input", type=parse_shape,
+                      help="input shape CxHxW, CxDxHxW for a 3-D network (default: the model's)")
     info.add_argument("--layers", action="store_true", help="one row per layer: shape, params, MACs, memory")
     info.add_argument("--json", action="store_true", help="print the card and the profile as JSON")
     info.set_defaults(run=cmd_info)
@@ -383,7 +398,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rf = commands.add_parser("rf", help="theoretical receptive field, stride and offset of every stage")
     rf.add_argument("model")
-    rf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    rf.add_argument("--input", type=parse_shape,
+                      help="input shape CxHxW, CxDxHxW for a 3-D network (default: the model's)")
     rf.add_argument("--json", action="store_true")
     rf.add_argument("--ignore-gates", action="store_true",
                     help="leave out the global context of SE-style gates (the local field)")
@@ -392,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     erf = commands.add_parser("erf", help="effective receptive field (Luo et al. 2016): heatmap and radii")
     erf.add_argument("model", nargs="?", help="registered model, random weights (or use --checkpoint)")
     erf.add_argument("--checkpoint", type=Path, help="a checkpoint written by convzoo train")
-    erf.add_argument("--input", type=parse_shape, help="input shape CxHxW (default: the model's)")
+    erf.add_argument("--input", type=parse_shape,
+                      help="input shape CxHxW, CxDxHxW for a 3-D network (default: the model's)")
     erf.add_argument("--dataset", choices=sorted(DATASETS), help="average over test images instead of noise")
     erf.add_argument("--data-dir", help="folder holding the dataset's standard files")
     erf.add_argument("--samples", type=positive_int, default=16)

@@ -71,11 +71,28 @@ def test_info_json(capsys):
     assert card["params"] == 61_706 and card["stages"]["output"] == [1, 10]
 
 
+def test_info_and_rf_of_a_volume_network(capsys):
+    """A 3-D network takes CxDxHxW: the paper's 3D U-Net tile, one channel, 116x132x132 -> 28x44x44."""
+    code, out, _ = run(capsys, "info", "unet3d", "--input", "1x116x132x132")
+    assert code == 0
+    assert "shapes for input 1x1x116x132x132" in out and "output               1x3x28x44x44" in out
+    code, out, _ = run(capsys, "rf", "unet3d", "--input", "1x116x132x132")
+    assert code == 0 and "1x3x28x44x44" in out
+
+
+@pytest.mark.parametrize("model, shape, expected", [
+    ("resnet18", "3x8x64x64", "resnet18 takes CxHxW input such as 3x224x224, got --input 3x8x64x64"),
+    ("unet3d", "1x132x132", "unet3d takes CxDxHxW input such as 3x116x132x132, got --input 1x132x132"),
+])
+def test_input_with_the_wrong_number_of_axes(capsys, model, shape, expected):
+    assert_one_line_error(*run(capsys, "info", model, "--input", shape)[::2], expected)
+
+
 def test_unknown_model(capsys):
     assert_one_line_error(*run(capsys, "info", "resnet05")[::2], "unknown model 'resnet05'", "resnet50")
 
 
-@pytest.mark.parametrize("shape", ["3x224", "3xax224", "0x32x32", "big"])
+@pytest.mark.parametrize("shape", ["3x224", "3xax224", "0x32x32", "big", "1x2x3x4x5"])
 def test_bad_shape_string(capsys, shape):
     assert_one_line_error(*run(capsys, "info", "resnet18", "--input", shape)[::2], "expected CxHxW")
 
