@@ -89,7 +89,7 @@ def register_model(
     *,
     family: str,
     paper: Paper,
-    input_size: tuple[int, int, int] = (3, 224, 224),
+    input_size: tuple[int, ...] = (3, 224, 224),
     num_classes: int = 1000,
     task: str = "classification",
     torchvision: str | None = None,

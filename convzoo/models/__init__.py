@@ -5,6 +5,8 @@ from convzoo.models import (  # noqa: F401  (registration)
     densenet,
     dncnn,
     efficientnet,
+    encoder_unet,
+    encoder_unetplusplus,
     fcn,
     googlenet,
     hybridsn,

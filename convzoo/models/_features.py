@@ -25,7 +25,10 @@ Deviations:
       checkpoint in convzoo, torchvision or timm layout still loads with
       :func:`convzoo.load_weights`, its head keys dropped (:meth:`FeatureExtractor.remap_state_dict`).
     - Stopping early raises (and catches) an exception inside the forward pass, so the
-      wrapper is not scriptable with TorchScript nor traceable with ``torch.fx``.
+      wrapper is not scriptable with TorchScript. Under ``torch.fx`` (the receptive-field
+      analysis of a network built on an encoder) the whole ``forward_features`` is traced,
+      and each stage's map is the tracer's result for the stage module's call, since fx
+      runs no forward hooks of the modules it records as one call (an ``nn.ReLU`` stage).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from itertools import chain
 from typing import Any
 
 import torch
+import torch.fx
 from torch import nn
 
 from convzoo.errors import ConvzooError
@@ -96,12 +100,47 @@ class FeatureInfo(Sequence):
         return [stage["module"] for stage in self._stages]
 
 
+# One opaque node when a network on this encoder is traced with torch.fx (receptive fields).
+torch.fx.wrap("check_image_input")
+
+
 class _Stop(Exception):
     """Raised by the hook of the last needed stage to end the forward pass there."""
 
 
+def _trace_to(model: nn.Module, x: torch.fx.Proxy, modules: Sequence[str]) -> dict[str, torch.fx.Proxy]:
+    """:func:`_run_to` while ``torch.fx`` traces: the tracer's result for each named submodule's call.
+
+    The whole ``forward_features`` is traced, since an exception raised inside a module
+    that fx traces through would leave the tracer's module stack unbalanced.
+    """
+    tracer = x.tracer
+    names = {id(model.get_submodule(name)): name for name in modules}
+    outputs: dict[str, torch.fx.Proxy] = {}
+    trace_call = tracer.call_module
+
+    def call_module(module: nn.Module, forward, args: tuple, kwargs: dict):
+        output = trace_call(module, forward, args, kwargs)
+        if id(module) in names:
+            outputs.setdefault(names[id(module)], output)
+        return output
+
+    shadowed = vars(tracer).get("call_module")  # set when an encoder runs inside another one's trace
+    tracer.call_module = call_module
+    try:
+        model.forward_features(x)
+    finally:
+        if shadowed is None:
+            del tracer.call_module  # the class's method again
+        else:
+            tracer.call_module = shadowed
+    return outputs
+
+
 def _run_to(model: nn.Module, x: torch.Tensor, modules: Sequence[str]) -> dict[str, torch.Tensor]:
     """The outputs of the named submodules in ``model.forward_features(x)``, which stops once it has them all."""
+    if isinstance(x, torch.fx.Proxy):
+        return _check_ran(model, modules, _trace_to(model, x, modules))
     outputs: dict[str, torch.Tensor] = {}
 
     def keep(name: str):
@@ -121,6 +160,10 @@ def _run_to(model: nn.Module, x: torch.Tensor, modules: Sequence[str]) -> dict[s
     finally:
         for handle in handles:
             handle.remove()
+    return _check_ran(model, modules, outputs)
+
+
+def _check_ran(model: nn.Module, modules: Sequence[str], outputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     missing = [name for name in modules if name not in outputs]
     if missing:
         raise RuntimeError(f"feature_info modules {missing} of {type(model).__name__} did not run in forward_features")
