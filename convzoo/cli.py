@@ -391,7 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--split", choices=("train", "val", "test"), default="test")
     evaluation.add_argument("--batch-size", type=positive_int, default=256)
     evaluation.add_argument("--out", type=Path, help="hyperspectral checkpoints: the classification map PNG "
-                            "(default: classification_map.png)")
+                            "(default: classification_map.png); segmentation checkpoints: a PNG of the split's "
+                            "first images, their ground truth and prediction (default: none)")
     evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
                             "(default: the trained one; a blind model 15 25 50)")
     evaluation.set_defaults(run=cmd_eval, outputs={"out": "file"})

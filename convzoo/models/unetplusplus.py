@@ -19,10 +19,11 @@ convs (Eq. 1 of the paper, ``H`` a conv block, ``U`` an up-sampling)::
                           X40
 
 *Deep supervision* puts a 1x1 head on each of ``X^{0,1..4}``, and the loss sums over the
-four. At inference, *accurate* mode averages the four maps; *fast* mode takes one, and
-taking the head of ``X^{0,L}`` needs only the nodes with ``i + j <= L``: the network can
-be *pruned* to its sub-network UNet++ L^L (:meth:`UNetPlusPlus.pruned`), which runs a
-fraction of the MACs.
+four: in training mode such a network returns the list of the four maps (as GoogLeNet
+returns its auxiliary logits), in eval mode the map of its mode. At inference, *accurate*
+mode averages the four maps; *fast* mode takes one, and taking the head of ``X^{0,L}``
+needs only the nodes with ``i + j <= L``: the network can be *pruned* to its sub-network
+UNet++ L^L (:meth:`UNetPlusPlus.pruned`), which runs a fraction of the MACs.
 
 Table 1 of the paper compares, with backbone filters 32, 64, 128, 256, 512 and two 3x3
 convs per node: U-Net 7.76M, wide U-Net (filters 35, 70, 140, 280, 560) 9.13M and UNet++
@@ -140,7 +141,8 @@ class UNetPlusPlus(nn.Module):
         act_layer: activation after every 3x3 conv.
 
     Shape:
-        (B, in_chans, H, W) -> (B, num_classes, H, W), H and W multiples of ``2 ** depth``.
+        (B, in_chans, H, W) -> (B, num_classes, H, W), H and W multiples of ``2 ** depth``; in
+        training mode with deep supervision a list of ``depth`` such maps, ``X^{0,1}``'s first.
     """
 
     def __init__(
@@ -198,7 +200,9 @@ class UNetPlusPlus(nn.Module):
             return [self.heads[0](maps[-1])]
         return [head(m) for head, m in zip(self.heads, maps)]  # each (B, num_classes, H, W)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if self.training and self.deep_supervision:
+            return self.forward_heads(x)  # every head's map, for the deep-supervision loss
         if self.mode == "accurate":
             maps = self.forward_heads(x)
             total = maps[0]

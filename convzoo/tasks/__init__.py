@@ -25,6 +25,7 @@ TASKS: dict[str, str] = {
     "classification": "convzoo.tasks.classification.task",
     "denoise": "convzoo.tasks.denoise.task",
     "hyperspectral": "convzoo.tasks.hyperspectral.task",
+    "segmentation": "convzoo.tasks.segmentation.task",
 }
 
 

@@ -82,6 +82,10 @@ class TrainConfig:
     scene_size: int = 40  # side of the synthetic scene
     scene_map: str = "all"  # the report's classification map: all pixels, labelled ones only, or none
 
+    # --task segmentation (convzoo.tasks.segmentation)
+    dice_weight: float = 1.0  # loss = cross-entropy + dice_weight * soft Dice (0: cross-entropy alone)
+    aux_weight: float = 0.5  # weight of an auxiliary head's loss (torchvision's FCN "aux"; torchvision's 0.5)
+
     seed: int = 0
     deterministic: bool = False
     out: str = "runs/latest"
@@ -170,6 +174,8 @@ NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("window", lambda v: v >= 1 and v % 2 == 1, "a positive odd number (a patch is centred on its pixel)"),
     ("train_ratio", lambda v: 0 < v < 1, "between 0 and 1 (both excluded)"),
     ("scene_size", lambda v: v >= 1, "at least 1"),
+    ("dice_weight", lambda v: v >= 0, "at least 0"),
+    ("aux_weight", lambda v: v >= 0, "at least 0"),
     ("checkpoint_every", lambda v: v >= 0, "at least 0"),
 )
 
@@ -178,6 +184,7 @@ TRAINABLE_BY: dict[str, tuple[str, ...]] = {
     "classification": ("classification", "hyperspectral"),
     "denoise": ("denoise",),
     "hyperspectral": ("hyperspectral",),
+    "segmentation": ("segmentation",),
 }
 
 
@@ -225,6 +232,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # A few-minute denoising run at batch 64 and lr 2e-3 takes 40 steps and ends at the noisy
     # input's PSNR; batches of 16 at 1e-3 give it 160 steps for the same patches.
     "denoise": dict(batch_size=16, lr=1e-3),
+    # The 1,000 digit scenes at batch 64 give 15 steps an epoch; batches of 16 give 62.
+    "segmentation": dict(batch_size=16, lr=1e-3),
 }
 
 

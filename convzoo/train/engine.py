@@ -145,7 +145,8 @@ def evaluate(
             inputs = inputs.contiguous(memory_format=memory_format)
         with autocast():
             output = model(inputs)
-        output = output.float()  # eval mode: the logits alone
+        if isinstance(output, torch.Tensor):  # eval mode: the logits alone (torchvision-style segmenters: a dict)
+            output = output.float()
         loss_sum += task.loss(output, targets) * targets.shape[0]
         count += targets.shape[0]
         _accumulate(totals, task.batch_sums(output, targets, detailed))
