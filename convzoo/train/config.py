@@ -232,8 +232,10 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # A few-minute denoising run at batch 64 and lr 2e-3 takes 40 steps and ends at the noisy
     # input's PSNR; batches of 16 at 1e-3 give it 160 steps for the same patches.
     "denoise": dict(batch_size=16, lr=1e-3),
-    # The 1,000 digit scenes at batch 64 give 15 steps an epoch; batches of 16 give 62.
-    "segmentation": dict(batch_size=16, lr=1e-3),
+    # The 1,000 digit scenes at batch 64 give 15 steps an epoch. Measured on one CPU thread (unet_padded,
+    # width 16): batch 8 at lr 2e-3 ran an epoch in the time of batch 16 at lr 3e-3, and after 9 epochs
+    # scored validation mIoU 0.22 against 0.16.
+    "segmentation": dict(batch_size=8, lr=2e-3),
 }
 
 

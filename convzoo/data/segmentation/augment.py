@@ -3,7 +3,8 @@
 A segmentation augmentation must move the mask with the image. :class:`JointAugment`
 draws one random geometry per pair and applies it to both:
 
-* 2-D: a horizontal flip (probability 1/2), then one affine map that rotates by
+* 2-D: a horizontal flip (probability 1/2; off with ``flip=False`` where a mirror image
+  changes the class, as a digit's), then one affine map that rotates by
   ``[-degrees, degrees]``, zooms by a factor in ``scale`` and shifts to a random crop
   position (the scale-crop: zoom in, keep a window of the original size);
 * 3-D volumes ``(C, D, H, W)``: a flip along each axis (probability 1/2 each) and a random
@@ -41,6 +42,7 @@ class JointAugment:
     Args:
         degrees: 2-D rotations are uniform in ``[-degrees, degrees]``.
         scale: 2-D zoom factors are uniform in ``[scale[0], scale[1]]``; above 1 zooms in.
+        flip: 2-D horizontal flips; ``False`` where a mirrored object is another class.
         ignore_index: the mask value of pixels brought in from outside the image.
 
     Shape:
@@ -49,16 +51,21 @@ class JointAugment:
     """
 
     def __init__(
-        self, degrees: float = 10.0, scale: tuple[float, float] = (0.8, 1.25), ignore_index: int = IGNORE_INDEX
+        self,
+        degrees: float = 10.0,
+        scale: tuple[float, float] = (0.8, 1.25),
+        flip: bool = True,
+        ignore_index: int = IGNORE_INDEX,
     ) -> None:
         self.degrees = degrees
         self.scale = scale
+        self.flip = flip
         self.ignore_index = ignore_index
 
     def __call__(self, image: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if mask.dim() == 3:
             return self._volume(image, mask)
-        if bool(torch.rand(()) < 0.5):
+        if self.flip and bool(torch.rand(()) < 0.5):
             image, mask = image.flip(-1), mask.flip(-1)
         return self._affine(image, mask)
 

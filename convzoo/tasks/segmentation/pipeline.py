@@ -6,7 +6,8 @@ digit ``scenes`` for a 2-D network and the generated shape ``volumes`` for a 3-D
 (``unet3d``, ``unet3d_padded``), ``--image-size`` the side of every item (a volume's
 cube side). The network gets the dataset's channels (or ``--model-kwargs in_chans=N``,
 to which the images are converted) and its classes; the training split is augmented
-(flips, zoom, rotation, the mask resampled with nearest neighbour) unless ``--augment
+(zoom-crop, rotation and, where a mirror image keeps its class, flips; the mask resampled with
+nearest neighbour) unless ``--augment
 none``. The loss is cross-entropy + ``--dice-weight`` x soft Dice
 (:mod:`~convzoo.tasks.segmentation.losses`), an auxiliary head weighted by
 ``--aux-weight``, UNet++'s deep-supervision heads averaged.

@@ -28,6 +28,22 @@ def test_flips_alone_move_image_and_mask_identically():
         assert torch.equal((new_image[0] * 4).round().long(), new_mask)
 
 
+def test_flips_happen_unless_turned_off():
+    """Half the pairs are mirrored by default; none with flip=False (a mirrored digit is not that digit)."""
+    image, mask = blocks()
+    for flip, expected in ((True, True), (False, False)):
+        augment = JointAugment(degrees=0.0, scale=(1.0, 1.0), flip=flip)
+        torch.manual_seed(0)
+        mirrored = [torch.equal(augment(image, mask)[1], mask.flip(-1)) for _ in range(20)]
+        assert any(mirrored) is expected
+
+
+def test_digit_scenes_are_never_mirrored():
+    from convzoo.data.segmentation import load_segmentation_data
+
+    assert load_segmentation_data("scenes").train.transform.flip is False
+
+
 def test_rotation_and_zoom_keep_image_and_mask_together():
     image, mask = blocks()
     augment = JointAugment(degrees=20.0, scale=(0.8, 1.3))
