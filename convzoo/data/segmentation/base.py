@@ -229,4 +229,4 @@ def to_unit_interval(values: np.ndarray, low: float = 0.5, high: float = 99.5) -
     floor, ceiling = np.percentile(values, [low, high])
     if ceiling <= floor:
         return np.zeros_like(values)
-    return np.clip((values - floor) / (ceiling - floor), 0.0, 1.0)
+    return np.clip((values - floor) / (ceiling - floor), 0.0, 1.0).astype(np.float32)  # the percentiles are float64

@@ -98,3 +98,13 @@ def test_image_size_too_large_for_the_sample(site):
         load_segmentation_data("stardist", image_size=32)
     with pytest.raises(ConvzooError, match="smaller than the image size 128"):
         load_segmentation_data("stardist")
+
+
+def test_microscopy_intensities_become_float32_in_the_unit_interval():
+    """16-bit and float64 intensities are rescaled between their percentiles and stay float32 (what models take)."""
+    from convzoo.data.segmentation.base import to_unit_interval
+
+    for dtype in (np.uint16, np.float64):
+        values = np.random.default_rng(0).integers(0, 4000, (16, 16)).astype(dtype)
+        scaled = to_unit_interval(values)
+        assert scaled.dtype == np.float32 and scaled.min() == 0.0 and scaled.max() == 1.0
