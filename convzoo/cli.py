@@ -304,10 +304,12 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
         "--data-dir DIR holds the dataset's standard files. digits (classification) and natural (denoise) are "
         "bundled, synthetic (hyperspectral) is generated: no DIR. mnist, fashion-mnist: the IDX files "
         "train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte "
-        "(each may be .gz) directly in DIR or in DIR/MNIST/raw (DIR/FashionMNIST/raw). cifar10, cifar100: the "
+        "(each may be .gz) directly in DIR or in DIR/MNIST/raw (DIR/FashionMNIST/raw); without DIR, fashion-mnist "
+        "is read where Debian's dataset-fashion-mnist installs it. cifar10, cifar100: the "
         "python version's DIR/cifar-10-batches-py or DIR/cifar-100-python. folder: DIR/train/CLASS/IMAGE, "
         "DIR/val/CLASS/IMAGE, optional DIR/test/CLASS/IMAGE (denoise: DIR/train/ and DIR/test/ images). "
-        "indian_pines, pavia_university, salinas: their .mat files in DIR. More in docs/datasets.md."
+        "indian_pines, pavia_university, salinas: their .mat files in DIR (indian_pines without DIR: tensorly's "
+        "copy). More in docs/datasets.md."
     ))
     train_flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
                "tasks: see their groups below")

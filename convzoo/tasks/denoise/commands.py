@@ -25,7 +25,8 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()
     noise = train.add_argument_group(
         "denoising (--task denoise)",
-        "--dataset natural (the bundled photographs, default) or folder (--data-dir D with train/ and test/ images)",
+        "--dataset natural (the bundled photographs, default), photos (also pywavelets' and, when installed, "
+        "opencv-doc's; a fixed test list with the cameraman) or folder (--data-dir D with train/ and test/ images)",
     )
     train_flag(noise, "sigma", type=float, help="noise std on the 0-255 scale, e.g. 25 (default: blind, one level per "
                "patch drawn from [0, 55], as DnCNN-B)")

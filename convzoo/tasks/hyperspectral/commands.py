@@ -26,7 +26,7 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     spectral = train.add_argument_group(
         "hyperspectral (--task hyperspectral)",
         "--dataset synthetic (a generated scene, default), or indian_pines, pavia_university, salinas "
-        "(their standard .mat files in --data-dir)",
+        "(their standard .mat files in --data-dir; indian_pines without it: the copy the tensorly package ships)",
     )
     train_flag(spectral, "pca_components", type=positive_int,
                help=f"spectral components kept (default: {defaults.pca_components})")

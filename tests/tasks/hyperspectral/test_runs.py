@@ -98,7 +98,7 @@ def test_indian_pines_from_its_mat_files(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("extra, fragments", [
-    (["--dataset", "indian_pines"], ["needs --data-dir", "Indian_pines_corrected.mat"]),
+    (["--dataset", "pavia_university"], ["needs --data-dir", "PaviaU.mat"]),
     (["--dataset", "salinas", "--data-dir", "/nonexistent"], ["Salinas_corrected.mat not found"]),
     (["--dataset", "mnist"], ["unknown hyperspectral dataset 'mnist'"]),
     (["--window", "8"], ["positive odd"]),
