@@ -1,13 +1,14 @@
 """DnCNN against the classical denoisers on the held-out bundled images, in one run.
 
-Trains a denoiser on the embedded default (the bundled natural images; or takes a
-checkpoint), then adds noise of one level (seeded: the same noisy images for every
-method) to each held-out test image (cameraman, coffee, flower) and scores DnCNN, the
+Trains a denoiser on the embedded default (the bundled natural images), or with
+``--dataset photos`` on the packaged photographs (or takes a checkpoint), then adds noise
+of one level (seeded: the same noisy images for every method) to each held-out test
+image of that set (for ``natural``: cameraman, coffee, flower) and scores DnCNN, the
 noisy input, the best Gaussian blur (an oracle: the width that maximises each image's
 PSNR), scikit-image's non-local means and BM3D, all given the true sigma: PSNR and SSIM
 (scikit-image) per image and averaged, and the seconds each method takes per image.
 
-    python benchmarks/denoise.py [--checkpoint DIR] [--model dncnn_s] [--sigma 25]
+    python benchmarks/denoise.py [--checkpoint DIR] [--model dncnn_s] [--dataset photos] [--sigma 25]
         [--epochs 16] [--patches-per-epoch 2048] [--batch-size 16] [--lr 1e-3]
         [--out runs/dncnn-benchmark] [--write BENCHMARKS.md]
 
@@ -44,6 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", help="score this checkpoint instead of training one")
     parser.add_argument("--model", default="dncnn_s")
+    parser.add_argument("--dataset", default="natural", help="natural (bundled) or photos (packaged photographs)")
     parser.add_argument("--sigma", type=float, default=25.0)
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--patches-per-epoch", type=int, default=2048)
@@ -58,7 +60,7 @@ def main() -> None:
     training = ""
     if args.checkpoint is None:
         config = resolve_config(
-            model=args.model, task="denoise", sigma=args.sigma, epochs=args.epochs,
+            model=args.model, task="denoise", dataset=args.dataset, sigma=args.sigma, epochs=args.epochs,
             patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
             amp=True, channels_last=True, out=args.out,
         )
@@ -68,7 +70,7 @@ def main() -> None:
         training = (
             f"{args.model} trained here for {minutes:.1f} min: {args.epochs} epochs x {args.patches_per_epoch} "
             f"patches of 40x40 (batch {args.batch_size}, Adam, lr {args.lr:g} cosine, bf16 autocast, seed "
-            f"{args.seed}), {args.epochs * args.patches_per_epoch:,} patches in all (the paper: 50 epochs x "
+            f"{args.seed}) on the training images of `{args.dataset}`, {args.epochs * args.patches_per_epoch:,} patches in all (the paper: 50 epochs x "
             f"204,800). "
         )
         args.checkpoint = args.out
@@ -85,7 +87,7 @@ def main() -> None:
         f"### DnCNN denoising, {datetime.date.today()}",
         "",
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch "
-        f"{torch.__version__}; load average {load:.1f} at the start. {training}Test: the held-out bundled "
+        f"{torch.__version__}; load average {load:.1f} at the start. {training}Test: the held-out "
         f"images of `{meta.dataset}` ({', '.join(names)}) at sigma {args.sigma:g}, one seeded noise draw "
         f"shared by every method; PSNR (dB) / SSIM from scikit-image; seconds per image on this CPU.",
         "",
