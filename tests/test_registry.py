@@ -18,8 +18,10 @@ def test_list_is_sorted_and_filtered():
     assert convzoo.list_models(task="hyperspectral") == ["hybridsn"]
     segmentation = set(convzoo.list_models(task="segmentation"))
     assert segmentation >= {"unet", "unet_padded", "unetplusplus", "unet3d", "unet3d_padded"}
+    metric = set(convzoo.list_models(task="metric"))
+    assert metric >= {"siamese_koch", "siamese_lenet5", "siamese_resnet18"}
     assert set(convzoo.list_models(task="classification")) == (
-        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation
+        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric
     )
 
 

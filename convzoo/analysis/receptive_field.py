@@ -66,6 +66,7 @@ Deviations:
 
 from __future__ import annotations
 
+import inspect
 import math
 import operator
 import traceback
@@ -393,12 +394,21 @@ def _user_frame(exc: BaseException) -> str:
     return f" at {frame.filename}:{frame.lineno} in {frame.name}: {frame.line}"
 
 
+def _left_out_inputs(model: nn.Module) -> dict[str, None] | None:
+    """The optional inputs of ``forward`` that default to ``None`` (a Siamese network's second image).
+
+    The field is measured on one input, so they are traced as left out, not as tensors.
+    """
+    optional = {name: None for name, p in inspect.signature(model.forward).parameters.items() if p.default is None}
+    return optional or None
+
+
 def _trace(model: nn.Module, stage_modules: Sequence[str]) -> tuple[torch.fx.GraphModule, dict[str, torch.fx.Node]]:
     tracer = _Tracer(stage_modules)
     if tracer.is_leaf_module(model, ""):  # a bare nn.Conv2d etc.: trace it as a call, not through
         model = nn.Sequential(model)
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_left_out_inputs(model))
     except Exception as exc:  # fx raises TraceError, TypeError, RuntimeError, ...
         raise ReceptiveFieldError(
             f"cannot trace {type(model).__name__} with torch.fx{_user_frame(exc)}: {exc}"

@@ -23,6 +23,8 @@ from convzoo.models import (  # noqa: F401  (registration)
     senet,
     shufflenet,
     shufflenetv2,
+    siamese,
+    siamese_koch,
     sknet,
     unet,
     unet3d,

@@ -26,6 +26,7 @@ TASKS: dict[str, str] = {
     "denoise": "convzoo.tasks.denoise.task",
     "hyperspectral": "convzoo.tasks.hyperspectral.task",
     "segmentation": "convzoo.tasks.segmentation.task",
+    "metric": "convzoo.tasks.metric.task",
 }
 
 

@@ -86,6 +86,13 @@ class TrainConfig:
     dice_weight: float = 1.0  # loss = cross-entropy + dice_weight * soft Dice (0: cross-entropy alone)
     aux_weight: float = 0.5  # weight of an auxiliary head's loss (torchvision's FCN "aux"; torchvision's 0.5)
 
+    # --task metric (convzoo.tasks.metric)
+    loss: str = "triplet"  # triplet, contrastive (Hadsell et al. 2006) or koch (cross-entropy on pair scores)
+    mining: str = "batch_hard"  # the triplet loss's: batch_hard, batch_all or semihard
+    margin: float | None = None  # None: the loss's own (triplet 0.2, contrastive 1.0)
+    classes_per_batch: int | None = None  # P of the P x K batches; None: every training class, at most 16
+    samples_per_class: int = 4  # K of the P x K batches
+
     seed: int = 0
     deterministic: bool = False
     out: str = "runs/latest"
@@ -176,6 +183,9 @@ NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("scene_size", lambda v: v >= 1, "at least 1"),
     ("dice_weight", lambda v: v >= 0, "at least 0"),
     ("aux_weight", lambda v: v >= 0, "at least 0"),
+    ("margin", lambda v: v > 0, "greater than 0"),
+    ("classes_per_batch", lambda v: v >= 2, "at least 2 (negatives come from other classes)"),
+    ("samples_per_class", lambda v: v >= 2, "at least 2 (positives come from the same class)"),
     ("checkpoint_every", lambda v: v >= 0, "at least 0"),
 )
 
@@ -185,6 +195,7 @@ TRAINABLE_BY: dict[str, tuple[str, ...]] = {
     "denoise": ("denoise",),
     "hyperspectral": ("hyperspectral",),
     "segmentation": ("segmentation",),
+    "metric": ("metric",),
 }
 
 

@@ -165,6 +165,9 @@ class Trainer:
         augment: a transform of whole training batches on the device, or ``None``.
         train_mode: sets the model's train/eval mode; the default is ``model.train``,
             transfer learning passes one that keeps frozen norms in eval mode.
+        train_sampler: the training batches, any sampler with :class:`EpochBatchSampler`'s
+            interface (metric learning passes P x K batches); the default shuffles
+            ``train_data`` into batches of ``config.batch_size``.
     """
 
     def __init__(
@@ -178,6 +181,7 @@ class Trainer:
         ctx: DistContext,
         augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
         train_mode: Callable[[nn.Module, bool], None] | None = None,
+        train_sampler: EpochBatchSampler | None = None,
     ) -> None:
         self.config = config
         self.ctx = ctx
@@ -194,7 +198,7 @@ class Trainer:
         self.model = torch.compile(wrapped) if config.compile else wrapped
         self.eval_model = torch.compile(self.module) if config.compile else self.module
 
-        self.train_sampler = EpochBatchSampler(
+        self.train_sampler = train_sampler or EpochBatchSampler(
             len(train_data), config.batch_size, seed=config.seed, shuffle=True,
             drop_last=len(train_data) >= config.batch_size, rank=ctx.rank, world_size=ctx.world_size,
         )

@@ -1,0 +1,124 @@
+"""Metric learning on the command line: its ``convzoo train`` flags, what ``train`` and ``eval`` print, and its own
+commands, ``convzoo verify CHECKPOINT A B`` and ``convzoo retrieve CHECKPOINT QUERY --gallery DIR``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any, NoReturn
+
+import torch
+
+from convzoo.arguments import positive_int, train_flag
+from convzoo.errors import ConvzooError
+from convzoo.tasks.metric.files import retrieve_files, verify_files
+from convzoo.tasks.metric.losses import MINING_MODES
+from convzoo.tasks.metric.objective import DEFAULT_MARGINS, LOSSES
+from convzoo.tasks.metric.pipeline import MAX_DEFAULT_CLASSES, load_task_data
+from convzoo.tasks.metric.scoring import EMBEDDINGS_FILE, ROC_FILE, embed_split, split_report
+from convzoo.train.checkpoint import CheckpointMeta
+from convzoo.train.config import TrainConfig
+from convzoo.train.runner import TrainResult
+
+__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "score_lines", "train_summary"]
+
+SPLITS = ("train", "val", "test")
+
+
+def add_train_arguments(train: argparse.ArgumentParser) -> None:
+    defaults = TrainConfig()
+    metric = train.add_argument_group(
+        "metric learning (--task metric)",
+        "--dataset digits (the default: train on 0-4, test on the unseen 5-9), omniglot (--data-dir with "
+        "images_background/ and images_evaluation/), or any classification dataset split by class",
+    )
+    train_flag(metric, "loss", choices=LOSSES, help=f"default: {defaults.loss}")
+    train_flag(metric, "mining", choices=[m for m in MINING_MODES if m != "none"],
+               help=f"the triplet loss's mining inside the batch (default: {defaults.mining})")
+    train_flag(metric, "margin", type=float,
+               help="the triplet or contrastive margin (default: " +
+                    ", ".join(f"{loss} {margin}" for loss, margin in DEFAULT_MARGINS.items()) + ")")
+    train_flag(metric, "classes_per_batch", type=positive_int,
+               help=f"P of the P x K batches (default: every training class, at most {MAX_DEFAULT_CLASSES})")
+    train_flag(metric, "samples_per_class", type=positive_int,
+               help=f"K of the P x K batches (default: {defaults.samples_per_class})")
+
+
+def score_lines(report: dict[str, Any]) -> list[str]:
+    """Verification, retrieval and one-shot scores, one line each."""
+    recalls = "  ".join(f"{key} {value:.2%}" for key, value in report.items() if key.startswith("recall@"))
+    one_shot = "  ".join(f"{key.split('@')[1]}-way {value:.2%}" for key, value in report.items()
+                         if key.startswith("one_shot@"))
+    return [
+        f"verification  AUC {report['auc']:.4f}  EER {report['eer']:.2%}  TAR@FAR=1e-3 {report['tar@far=1e-3']:.2%}"
+        f"  TAR@FAR=1e-2 {report['tar@far=1e-2']:.2%}  accuracy {report['accuracy']:.2%} at the validation "
+        f"threshold {report['threshold']:.4f}",
+        f"retrieval     {recalls}  mAP {report['map']:.2%}  MAP@R {report['map@r']:.2%}",
+        f"one-shot      {one_shot}",
+    ]
+
+
+def train_summary(result: TrainResult, out: Path) -> list[str]:
+    test = result.test_metrics
+    return [
+        f"test: {test['items']} images of {test['classes']} classes never seen in training",
+        *score_lines(test),
+        f"checkpoint    {result.checkpoint}",
+        f"logs          {out / 'metrics.csv'}, {out / 'curves.png'}, {out / ROC_FILE}, {out / EMBEDDINGS_FILE}",
+    ]
+
+
+def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> list[str]:
+    """The scores of a split of the checkpoint's dataset, at the threshold its training chose on validation."""
+    if args.split not in SPLITS:
+        raise ConvzooError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
+    settings = dict(meta.task_args)
+    if args.dataset is not None and args.dataset != settings["dataset"]:
+        settings.update(dataset=args.dataset, data_dir=None)
+    if args.data_dir is not None:
+        settings["data_dir"] = str(args.data_dir)
+    data = load_task_data(settings)
+    split = embed_split(model, getattr(data, args.split), batch_size=args.batch_size)
+    report = split_report(split, meta.task_args["threshold"])
+    return [f"{meta.model} on {settings['dataset']} ({args.split}: {report['items']} images, "
+            f"{report['classes']} classes)", *score_lines(report)]
+
+
+def predict(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> NoReturn:
+    raise ConvzooError(f"{args.checkpoint} is a metric-learning checkpoint; it compares images: use convzoo verify "
+                       "CHECKPOINT IMAGE_A IMAGE_B, or convzoo retrieve CHECKPOINT QUERY --gallery DIR")
+
+
+def add_commands(commands: argparse._SubParsersAction) -> None:
+    verify = commands.add_parser("verify", help="same or different? the distance of two images under a "
+                                 "metric-learning checkpoint, against its validation threshold")
+    verify.add_argument("checkpoint", type=Path)
+    verify.add_argument("first", type=Path, metavar="IMAGE_A")
+    verify.add_argument("second", type=Path, metavar="IMAGE_B")
+    verify.set_defaults(run=cmd_verify)
+
+    retrieve = commands.add_parser("retrieve", help="the gallery images nearest to a query under a metric-learning "
+                                   "checkpoint, in a strip PNG")
+    retrieve.add_argument("checkpoint", type=Path)
+    retrieve.add_argument("query", type=Path)
+    retrieve.add_argument("--gallery", type=Path, required=True, help="folder of images (subfolders searched)")
+    retrieve.add_argument("--top-k", type=positive_int, default=5)
+    retrieve.add_argument("--out", type=Path, default=Path("retrieved.png"), help="the strip (default: retrieved.png)")
+    retrieve.set_defaults(run=cmd_retrieve, outputs={"out": "file"})
+
+
+def cmd_verify(args: argparse.Namespace) -> None:
+    result = verify_files(args.checkpoint, args.first, args.second)
+    print(f"distance   {result.distance:.4f}")
+    if result.threshold is None:
+        print("threshold  none recorded in the checkpoint")
+        return
+    print(f"threshold  {result.threshold:.4f} (chosen on the validation split)")
+    print(f"verdict    {'same' if result.same else 'different'}")
+
+
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    result = retrieve_files(args.checkpoint, args.query, args.gallery, top_k=args.top_k, out=args.out)
+    for rank, (path, distance) in enumerate(zip(result.files, result.distances), start=1):
+        print(f"{rank:3d}  {distance:.4f}  {path}")
+    print(f"strip  {result.strip}")
