@@ -10,6 +10,7 @@ Usage::
 
     python benchmarks/fashion_mnist.py [--models lenet5 resnet18 ...] [--epochs 10]
         [--out runs/fashion-mnist] [--write BENCHMARKS.md]
+    python benchmarks/fashion_mnist.py --speed [--rounds 7]   # speed alone, no training
 
 Needs the Fashion-MNIST files: Debian's ``dataset-fashion-mnist`` (read from
 ``/usr/share/datasets/fashion-mnist`` with no flag) or ``--data-dir`` with the IDX files.
@@ -25,11 +26,13 @@ from __future__ import annotations
 import argparse
 import datetime
 import platform
+import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from convzoo import create_model
 from convzoo.data import load_dataset
 from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.config import resolve_config
@@ -125,6 +128,60 @@ def append_row(path: Path, args: argparse.Namespace, text: str) -> None:
     path.write_text(content[:start] + section + ("\n" + content[end:] if end < len(content) else ""))
 
 
+SPEED_TITLE = "## Fashion-MNIST: training and inference speed of the course's networks"
+
+
+def speed_steps(name: str, batch_size: int = 128) -> tuple:
+    """A training step (Adam, channels-last, float32) and an eval-mode forward of ``name`` at the benchmark's input."""
+    model = create_model(name, num_classes=10).to(memory_format=torch.channels_last)
+    side = getattr(model, "fixed_input_size", None) or 28  # LeNet-5 takes 32x32: the images are resized to it
+    images = torch.randn(batch_size, model.in_chans, side, side).contiguous(memory_format=torch.channels_last)
+    labels = torch.randint(0, 10, (batch_size,))
+    optimizer = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def train_step() -> None:
+        model.train()
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(images), labels).backward()
+        optimizer.step()
+
+    def eval_step() -> None:
+        model.eval()
+        with torch.inference_mode():
+            model(images)
+
+    return train_step, eval_step
+
+
+def speed_section(models: list[str], rounds: int, batch_size: int = 128) -> str:
+    """Median seconds of a training step and an eval forward per model, timed in turns (rounds of one step each)."""
+    steps = {name: speed_steps(name, batch_size) for name in models}
+    times: dict[tuple[str, int], list[float]] = {(name, kind): [] for name in models for kind in (0, 1)}
+    for step in (step for pair in steps.values() for step in pair):
+        step()  # warm-up
+    for _ in range(rounds):
+        for name, pair in steps.items():
+            for kind, step in enumerate(pair):
+                start = time.perf_counter()
+                step()
+                times[(name, kind)].append(time.perf_counter() - start)
+    lines = [
+        SPEED_TITLE,
+        "",
+        f"`python benchmarks/fashion_mnist.py --speed`: batch {batch_size}, the benchmark's input (1x32x32 for LeNet-5, "
+        f"3x28x28 otherwise), channels-last float32; the median of {rounds} steps per model, the models timed in "
+        f"turns. {datetime.date.today()}, {platform.machine()}, {torch.get_num_threads()} threads, torch "
+        f"{torch.__version__}.",
+        "",
+        "| model | training images/s | inference images/s |",
+        "|---|---:|---:|",
+    ]
+    for name in models:
+        train_rate, eval_rate = (batch_size / statistics.median(times[(name, kind)]) for kind in (0, 1))
+        lines.append(f"| `{name}` | {train_rate:.0f} | {eval_rate:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=MODELS)
@@ -134,7 +191,16 @@ def main() -> None:
     parser.add_argument("--out", default="runs/fashion-mnist")
     parser.add_argument("--resume", action="store_true", help="continue interrupted models from their checkpoints")
     parser.add_argument("--write", help="append each model's row to this markdown file")
+    parser.add_argument("--speed", action="store_true", help="only time training steps and inference, no training")
+    parser.add_argument("--rounds", type=int, default=7, help="timed steps per model with --speed")
     args = parser.parse_args()
+    if args.speed:
+        text = speed_section(args.models, args.rounds)
+        print(text)
+        if args.write:
+            with open(args.write, "a") as handle:
+                handle.write("\n" + text)
+        return
     print(header(args), flush=True)
     for name in args.models:
         text = row(run(name, args))
