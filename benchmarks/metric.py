@@ -25,8 +25,12 @@ from pathlib import Path
 
 import torch
 
+from convzoo.registry import create_model
+from convzoo.tasks.metric.pipeline import data_settings, load_task_data
+from convzoo.tasks.metric.scoring import EmbeddedSplit, embed_split, split_report, validation_threshold
 from convzoo.train.config import resolve_config
 from convzoo.train.runner import train
+from convzoo.train.seed import seed_everything
 
 TITLE = "## Metric learning: contrastive against triplet losses on unseen digits"
 LOSSES = {  # name -> the flags of --task metric
@@ -35,7 +39,8 @@ LOSSES = {  # name -> the flags of --task metric
     "batch_all": dict(loss="triplet", mining="batch_all"),
     "semihard": dict(loss="triplet", mining="semihard"),
 }
-NAMES = {"contrastive": "contrastive (margin 1)", "batch_hard": "triplet, batch hard (margin 0.2)",
+NAMES = {"raw": "no network: the raw 8x8 pixels", "init": "the network at initialisation (no training)",
+         "contrastive": "contrastive (margin 1)", "batch_hard": "triplet, batch hard (margin 0.2)",
          "batch_all": "triplet, batch all (margin 0.2)", "semihard": "triplet, semi-hard (margin 0.2)"}
 
 
@@ -45,6 +50,27 @@ def run(loss: str, args: argparse.Namespace) -> dict:
     start = time.perf_counter()
     report = train(config).test_metrics
     return {"loss": loss, "seconds": time.perf_counter() - start, **report}
+
+
+def baselines(args: argparse.Namespace) -> list[dict]:
+    """The same scores with no training: the raw 8x8 pixels, and the network at its (seeded) initialisation."""
+    settings = data_settings(resolve_config(model=args.model, task="metric"))
+    data = load_task_data(settings)
+    raw = load_task_data({**settings, "image_size": 8, "in_chans": 1})
+
+    def pixels(split) -> EmbeddedSplit:
+        images, labels = zip(*split)
+        return EmbeddedSplit(torch.stack(images).flatten(1), torch.stack(labels), torch.nn.Identity())
+
+    seed_everything(args.seed)
+    model = create_model(args.model, in_chans=settings["in_chans"])
+    rows = []
+    for name, (val, test) in {
+        "raw": (pixels(raw.val), pixels(raw.test)),
+        "init": (embed_split(model, data.val), embed_split(model, data.test)),
+    }.items():
+        rows.append({"loss": name, "seconds": 0.0, **split_report(test, validation_threshold(val))})
+    return rows
 
 
 def section(rows: list[dict], args: argparse.Namespace) -> str:
@@ -94,7 +120,7 @@ def main() -> None:
     parser.add_argument("--out", default="runs/metric-benchmark")
     parser.add_argument("--write", help="write the markdown section into this file")
     args = parser.parse_args()
-    rows = []
+    rows = baselines(args)
     for loss in args.losses:
         rows.append(run(loss, args))
         print(f"{loss}: AUC {rows[-1]['auc']:.4f}  5-way {rows[-1]['one_shot@5']:.2%}  ({rows[-1]['seconds']:.0f} s)",

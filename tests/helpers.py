@@ -15,7 +15,7 @@ from convzoo.registry import count_parameters, get_entry, list_models
 
 __all__ = [
     "CIFAR10_NAMES", "assert_one_line_error", "classifier_names", "run_cli", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
-    "write_cifar10", "write_folder", "write_image", "write_pickle", "FOLDER_CLASSES",
+    "write_cifar10", "write_folder", "write_image", "write_omniglot", "write_pickle", "FOLDER_CLASSES",
 ]
 
 
@@ -139,4 +139,27 @@ def write_folder(root: Path, splits=("train", "val"), per_class=None) -> Path:
                 mode = ("RGB", "RGB", "L", "RGBA")[kind if i < 3 else 3]
                 write_image(root / split / name / f"{i}{suffix}", size=(40 + 4 * i, 30), mode=mode, seed=label * 10 + i)
     (root / "train" / "cat" / "notes.txt").write_text("not an image")  # skipped
+    return root
+
+
+def _omniglot_drawing(path: Path, stroke: int) -> None:
+    """A black bar on white, as Omniglot's 1-bit 105x105 PNGs; ``stroke`` places the bar."""
+    pixels = np.full((105, 105), 255, dtype=np.uint8)
+    pixels[10 + 5 * stroke:14 + 5 * stroke, 20:80] = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(pixels).convert("1").save(path)
+
+
+def write_omniglot(root: Path, background: tuple[str, ...], evaluation: tuple[str, ...], characters: tuple[str, ...],
+                   drawings: int) -> Path:
+    """An Omniglot tree in the released layout (images_background / images_evaluation, alphabet / character /
+    PNG); each character's bar at its own height."""
+    stroke = 0
+    for image_set, alphabets in (("images_background", background), ("images_evaluation", evaluation)):
+        for alphabet in alphabets:
+            for character in characters:
+                for drawer in range(1, drawings + 1):
+                    _omniglot_drawing(root / image_set / alphabet / character / f"{stroke:04d}_{drawer:02d}.png",
+                                      stroke % 15)
+                stroke += 1
     return root

@@ -29,10 +29,11 @@ from convzoo.tasks.metric.projection import plot_embeddings
 from convzoo.tasks.metric.retrieval import retrieval_scores
 from convzoo.tasks.metric.verification import best_threshold, plot_roc, roc_curve, verification_scores
 
-__all__ = ["EMBEDDINGS_FILE", "ONE_SHOT_TRIALS", "ROC_FILE", "VERIFICATION_PAIRS", "EmbeddedSplit", "embed_split",
+__all__ = ["EMBEDDINGS_FILE", "ONE_SHOT_TRIALS", "RECALL_KS", "ROC_FILE", "VERIFICATION_PAIRS", "EmbeddedSplit", "embed_split",
            "pair_distance_fn", "split_report", "validation_threshold"]
 
 VERIFICATION_PAIRS = 2000
+RECALL_KS = (1, 2, 4, 8)  # as in the deep metric learning literature; a small split keeps those below its size
 ONE_SHOT_TRIALS = 1000
 ROC_FILE = "roc.png"
 EMBEDDINGS_FILE = "embeddings.png"
@@ -96,7 +97,7 @@ def split_report(split: EmbeddedSplit, threshold: float, *, seed: int = 1) -> di
     score = None if split.distance is pair_distances else (lambda a, b: -split.distance(a, b))
     return {
         **verification_scores(distances, same, threshold=threshold),
-        **retrieval_scores(split.embeddings, split.labels),
+        **retrieval_scores(split.embeddings, split.labels, ks=tuple(k for k in RECALL_KS if k < len(split.labels))),
         **one_shot_scores(split.embeddings, split.labels, ways=ways, trials=ONE_SHOT_TRIALS, score=score),
         "items": len(split.labels), "classes": classes,
     }

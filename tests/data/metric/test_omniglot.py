@@ -6,10 +6,11 @@ import re
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
+
+import helpers
 
 from convzoo.data.metric import KochAffine, load_metric_dataset, load_omniglot
 from convzoo.errors import ConvzooError
@@ -20,23 +21,8 @@ CHARACTERS = ("character01", "character02")
 DRAWINGS = 3
 
 
-def _drawing(path: Path, stroke: int) -> None:
-    """A black bar on white, as Omniglot's 1-bit PNGs; ``stroke`` places the bar."""
-    pixels = np.full((105, 105), 255, dtype=np.uint8)
-    pixels[10 + 5 * stroke:14 + 5 * stroke, 20:80] = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(pixels).convert("1").save(path)
-
-
 def write_omniglot(root: Path) -> Path:
-    stroke = 0
-    for image_set, alphabets in (("images_background", BACKGROUND), ("images_evaluation", EVALUATION)):
-        for alphabet in alphabets:
-            for number, character in enumerate(CHARACTERS, start=1):
-                for drawer in range(1, DRAWINGS + 1):
-                    _drawing(root / image_set / alphabet / character / f"{stroke:04d}_{drawer:02d}.png", stroke % 15)
-                stroke += 1
-    return root
+    return helpers.write_omniglot(root, BACKGROUND, EVALUATION, CHARACTERS, DRAWINGS)
 
 
 @pytest.fixture(scope="module")

@@ -124,3 +124,23 @@ def test_bad_files_are_one_line(trained, digit_files, tmp_path, capsys):
     assert_one_line_error(code, err, "does not exist")
     code, _, err = run(capsys, "predict", str(trained), str(files[5][0]))
     assert_one_line_error(code, err, "convzoo verify")
+
+
+def test_koch_network_trains_on_an_omniglot_tree(tmp_path, capsys):
+    """siamese_koch with its own loss on Omniglot's layout: pairs scored by the network, one-shot on what the split
+    has (two evaluation characters: 2-way)."""
+    from helpers import write_omniglot
+
+    tree = write_omniglot(tmp_path / "omniglot", ("Greek", "Latin"), ("Angelic", "Keble"),
+                          ("character01", "character02"), drawings=3)
+    out = tmp_path / "koch"
+    code, printed, _ = run(capsys, "train", "siamese_koch", "--task", "metric", "--loss", "koch", "--dataset",
+                           "omniglot", "--data-dir", str(tree), "--epochs", "1", "--classes-per-batch", "2",
+                           "--samples-per-class", "3", "--out", str(out))
+    assert code == 0 and "2-way" in printed
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["task_args"]["loss"] == "koch" and meta["input_size"] == [1, 105, 105]
+    report = json.loads((out / "test_metrics.json").read_text())
+    assert report["classes"] == 2 and 0 <= report["one_shot@2"] <= 1
+    code, printed, _ = run(capsys, "eval", str(out))
+    assert code == 0 and "siamese_koch on omniglot (test: 6 images, 2 classes)" in printed
