@@ -1,0 +1,1 @@
+"""Human pose estimation (``--task pose``)."""
