@@ -20,8 +20,10 @@ def test_list_is_sorted_and_filtered():
     assert segmentation >= {"unet", "unet_padded", "unetplusplus", "unet3d", "unet3d_padded"}
     metric = set(convzoo.list_models(task="metric"))
     assert metric >= {"siamese_koch", "siamese_lenet5", "siamese_resnet18"}
+    pose = set(convzoo.list_models(task="pose"))
+    assert pose >= {"hourglass_s1", "hourglass_s2", "hourglass_s8", "openpose_coco", "openpose_small"}
     assert set(convzoo.list_models(task="classification")) == (
-        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric
+        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric - pose
     )
 
 
