@@ -27,6 +27,7 @@ TASKS: dict[str, str] = {
     "hyperspectral": "convzoo.tasks.hyperspectral.task",
     "segmentation": "convzoo.tasks.segmentation.task",
     "metric": "convzoo.tasks.metric.task",
+    "pose": "convzoo.tasks.pose.task",
 }
 
 

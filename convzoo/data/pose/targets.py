@@ -163,7 +163,8 @@ def part_affinity_fields(
             ends are labelled (``v > 0``) and distinct.
         limbs: ``(a, b)`` part pairs; the field points from ``a`` to ``b``.
         size: ``(h, w)`` of the map.
-        limb_width: the limb's half-width ``sigma_l`` in map pixels.
+        limb_width: the limb's half-width ``sigma_l`` in map pixels; the field also reaches
+            this far past both ends, as in CMU's code (Eq. 8 stops at the ends).
         paf_channels: per limb, its ``(x, y)`` output channels (a skeleton's
             ``paf_channels``); ``None``: limb ``l`` in channels ``2l, 2l + 1``.
 
@@ -187,7 +188,10 @@ def part_affinity_fields(
     ux, uy = unit[..., 0, None, None], unit[..., 1, None, None]
     along = dx * ux + dy * uy  # (N, L, h, w)
     across = (dx * uy - dy * ux).abs()
-    on_limb = (along >= 0) & (along <= length[..., None, None]) & (across <= limb_width) & drawn[..., None, None]
+    # Eq. 8 bounds the projection by [0, l]; CMU's code (putVecMaps) lets it run limb_width past both ends,
+    # so that a limb shorter than a map pixel (a shoulder seen from the side) still has a field.
+    reach = (along >= -limb_width) & (along <= length[..., None, None] + limb_width)
+    on_limb = reach & (across <= limb_width) & drawn[..., None, None]
     counts = on_limb.sum(dim=0)  # (L, h, w)
     summed = torch.einsum("nlhw,nlc->lchw", on_limb.float(), unit)  # (L, 2, h, w)
     mean = summed / counts.clamp_min(1)[:, None]  # Eq. 9

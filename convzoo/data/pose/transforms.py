@@ -58,6 +58,7 @@ __all__ = [
     "TopDownCrops",
     "box_to_center_size",
     "crop_matrix",
+    "denormalise_image",
     "invert_matrix",
     "normalise_image",
     "transform_points",
@@ -165,6 +166,13 @@ def normalise_image(image: torch.Tensor) -> torch.Tensor:
     return (image - mean) / std
 
 
+def denormalise_image(image: torch.Tensor) -> torch.Tensor:
+    """The inverse of :func:`normalise_image`: a normalised ``(3, H, W)`` image back in [0, 1]."""
+    mean = torch.tensor(IMAGENET_MEAN, dtype=image.dtype)[:, None, None]
+    std = torch.tensor(IMAGENET_STD, dtype=image.dtype)[:, None, None]
+    return (image * std + mean).clamp(0, 1)
+
+
 @dataclass(frozen=True)
 class CropJitter:
     """Random scale, rotation and mirror of a training crop (Newell et al. 2016, Sec. 4).
@@ -191,7 +199,7 @@ class CropJitter:
 class PersonCrop:
     """One person to crop: the image file, its keypoints ``(J, 3)`` in image pixels and the crop region."""
 
-    image_path: Path
+    image_path: Path | None  # None where the dataset draws its images (TopDownCrops.image_of)
     keypoints: np.ndarray
     center: tuple[float, float]
     size: tuple[float, float]
@@ -207,7 +215,7 @@ class TopDownCrops(Dataset):
     labelled ones may fall outside the crop (target builders give them no peak).
 
     Args:
-        people: the people to crop.
+        people: the people to crop (any sequence: a lazy one is not copied).
         skeleton: their keypoint layout (its flip pairs swap under a mirror).
         input_size: ``(H, W)`` of the crops.
         jitter: training augmentation; ``None`` for the plain crop of the region.
@@ -227,7 +235,7 @@ class TopDownCrops(Dataset):
         seed: int = 0,
         normalise: bool = True,
     ) -> None:
-        self.people = list(people)
+        self.people = people if isinstance(people, Sequence) else list(people)
         self.skeleton = skeleton
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.jitter = jitter
@@ -261,10 +269,14 @@ class TopDownCrops(Dataset):
         keypoints[:, :2] = transform_points(matrix, keypoints[:, :2]) * labelled
         return keypoints[self.skeleton.flip_permutation()] if flipped else keypoints
 
+    def image_of(self, index: int) -> torch.Tensor:
+        """Item ``index``'s whole image ``(3, H_img, W_img)`` in [0, 1]: its file, read (subclasses may draw it)."""
+        return to_tensor(read_image(self.people[index].image_path, 3))
+
     def __getitem__(self, index: int) -> tuple[torch.Tensor, Any]:
         matrix, flipped = self.crop_of(index)
         height, width = self.input_size
-        image = to_tensor(read_image(self.people[index].image_path, 3))  # (3, H_img, W_img) in [0, 1]
+        image = self.image_of(index)  # (3, H_img, W_img) in [0, 1]
         crop = warp_image(image, matrix, (width, height))  # (3, H, W)
         crop = normalise_image(crop) if self.normalise else crop
         keypoints = self.keypoints_in_crop(index, matrix, flipped)

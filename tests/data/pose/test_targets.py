@@ -72,13 +72,13 @@ def test_paf_is_the_unit_vector_on_the_limb_and_zero_off_it():
     fields, counts = part_affinity_fields(keypoints, [(0, 1), (2, 3)], (12, 14), limb_width=1.0)
     assert fields.shape == (4, 12, 14) and counts.shape == (2, 12, 14)
     on_first = torch.zeros(12, 14, dtype=torch.bool)
-    on_first[4:7, 2:10] = True
+    on_first[4:7, 1:11] = True  # within 1 of the segment, one pixel past each end (CMU's putVecMaps)
     assert torch.equal(counts[0] == 1, on_first)
     assert (fields[0][on_first] == 1).all() and (fields[1][on_first] == 0).all()
     assert (fields[:2][:, ~on_first] == 0).all()
     direction = fields[2:, counts[1] == 1]  # the diagonal limb: (4, 3) / 5
     torch.testing.assert_close(direction, torch.tensor([[0.8], [0.6]]).expand_as(direction))
-    assert counts[1, 1, 3] == 1 and counts[1, 4, 7] == 1 and counts[1, 1, 2] == 0 and counts[1, 5, 8] == 0
+    assert counts[1, 1, 3] == 1 and counts[1, 4, 7] == 1 and counts[1, 1, 2] == 1 and counts[1, 1, 1] == 0 and counts[1, 5, 8] == 0
 
 
 def test_paf_skips_limbs_with_an_unlabelled_end_and_orders_channels():
