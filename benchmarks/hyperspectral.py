@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from sections import write_section
+
 from convzoo.train.config import resolve_config
 from convzoo.train.runner import train
 
@@ -111,18 +113,6 @@ def section(rows: list[dict], args: argparse.Namespace) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def write_section(path: Path, title: str, text: str) -> None:
-    """Replace the section titled ``title`` in ``path``, or append it."""
-    content = path.read_text() if path.exists() else ""
-    if title in content:
-        start = content.index(title)
-        end = content.find("\n## ", start + len(title))
-        content = content[:start] + text + (content[end + 1 :] if end != -1 else "")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    path.write_text(content)
 
 
 def main() -> None:

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import torch
 
+from sections import write_section
+
 from convzoo.registry import create_model
 from convzoo.tasks.metric.pipeline import data_settings, load_task_data
 from convzoo.tasks.metric.scoring import EmbeddedSplit, embed_split, split_report, validation_threshold
@@ -98,18 +100,6 @@ def section(rows: list[dict], args: argparse.Namespace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the section titled :data:`TITLE` in ``path``, or append it."""
-    content = path.read_text() if path.exists() else ""
-    if TITLE in content:
-        start = content.index(TITLE)
-        end = content.find("\n## ", start + len(TITLE))
-        content = content[:start] + text + (content[end + 1:] if end != -1 else "")
-    else:
-        content = content.rstrip("\n") + "\n\n" + text
-    path.write_text(content)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="siamese_lenet5")
@@ -128,7 +118,7 @@ def main() -> None:
     text = section(rows, args)
     print(text)
     if args.write:
-        write_section(Path(args.write), text)
+        write_section(Path(args.write), TITLE, text)
 
 
 if __name__ == "__main__":

@@ -74,9 +74,10 @@ def cmd_list(args: argparse.Namespace) -> None:
                            + (f" in family {args.family!r}" if args.family else ""))
     cards = [model_card(name) for name in names]
     width = max(len(name) for name in names)
-    print(f"{'name':<{width}}  {'family':<10} {'task':<15} {'params':>13}  year")
+    family = max(10, *(len(card["family"]) for card in cards))
+    print(f"{'name':<{width}}  {'family':<{family}} {'task':<15} {'params':>13}  year")
     for card in cards:
-        print(f"{card['name']:<{width}}  {card['family']:<10} {card['task']:<15} "
+        print(f"{card['name']:<{width}}  {card['family']:<{family}} {card['task']:<15} "
               f"{card['params']:>13,}  {card['paper']['year']}")
 
 
