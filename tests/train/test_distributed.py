@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,6 +30,16 @@ ARGS = ["train", "lenet5", "--epochs", "1", "--batch-size", "64", "--augment", "
 # is orders of magnitude larger: summing instead of averaging the gradients doubles every
 # update, and a rank training on the other's shard changes the gradient itself.
 DRIFT = 1e-6
+
+
+@pytest.fixture(autouse=True)
+def one_torchrun_at_a_time():
+    """Hold a machine-wide lock while a test's torchrun groups run: under pytest-xdist two groups launched
+    together each pick a free port for their rendezvous, and one of them once aborted at start-up
+    ("terminate called without an active exception") while the other test's group ran."""
+    with open(Path(tempfile.gettempdir()) / "convzoo-torchrun-tests.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 @pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="no torchrun")
