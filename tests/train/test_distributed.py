@@ -34,9 +34,10 @@ DRIFT = 1e-6
 
 @pytest.fixture(autouse=True)
 def one_torchrun_at_a_time():
-    """Hold a machine-wide lock while a test's torchrun groups run: under pytest-xdist two groups launched
-    together each pick a free port for their rendezvous, and one of them once aborted at start-up
-    ("terminate called without an active exception") while the other test's group ran."""
+    """Hold a machine-wide lock while a test's torchrun groups run, so that pytest-xdist's workers never
+    launch two groups together (each picks free ports for its rendezvous). A rank once aborted at start-up
+    ("terminate called without an active exception") in a clean-clone run under xdist and never alone or
+    under other load; two groups launched at once are the suspect this removes."""
     with open(Path(tempfile.gettempdir()) / "convzoo-torchrun-tests.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
