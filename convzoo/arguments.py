@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["positive_int", "train_flag"]
+from convzoo.errors import ConvzooError
+from convzoo.registry import model_card
+
+__all__ = ["model_input", "parse_shape", "positive_int", "train_flag"]
 
 
 def positive_int(text: str) -> int:
@@ -18,3 +21,25 @@ def train_flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
     """The ``convzoo train`` flag of the TrainConfig field ``name``, whose default is ``None``, so that
     recipes and defaults fill what is not given."""
     parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"3x224x224"`` -> ``(3, 224, 224)``; a volume's ``"1x116x132x132"`` (CxDxHxW) -> ``(1, 116, 132, 132)``."""
+    parts = text.lower().split("x")
+    if len(parts) not in (3, 4) or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"bad input shape {text!r}: expected CxHxW such as 3x224x224 (CxDxHxW for a 3-D network)"
+        )
+    return tuple(int(part) for part in parts)
+
+
+def model_input(name: str, given: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The input ``--input`` gives (else the model's default), with as many axes as the model takes."""
+    default = tuple(model_card(name)["input_size"])
+    if given is None:
+        return default
+    if len(given) != len(default):
+        layout = "CxHxW" if len(default) == 3 else "CxDxHxW"
+        raise ConvzooError(f"{name} takes {layout} input such as {'x'.join(map(str, default))}, "
+                           f"got --input {'x'.join(map(str, given))}")
+    return given

@@ -15,9 +15,10 @@ from typing import NoReturn, Sequence
 import torch
 
 from convzoo.analysis.shapes import stage_shapes
-from convzoo.arguments import positive_int, train_flag
+from convzoo.arguments import model_input, parse_shape, positive_int, train_flag
 from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
+from convzoo.deploy.commands import add_deploy_commands
 from convzoo.errors import ConvzooError
 from convzoo.outputs import prepare_output_file, prepare_output_folder, remove_empty_folders
 from convzoo.registry import get_entry, list_models, meta_model, model_card
@@ -29,34 +30,16 @@ from convzoo.train.runner import train
 
 EXIT_USER_ERROR = 2
 
+# Packages of the optional extras that a command imports when it runs -> the extra that installs them.
+OPTIONAL_PACKAGES = {"onnx": "deploy", "onnxruntime": "deploy", "onnxscript": "deploy", "torch_pruning": "deploy",
+                     "torchao": "deploy"}
+
 
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line, like every other convzoo error."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USER_ERROR, f"convzoo: error: {message}\n")
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    """``"3x224x224"`` -> ``(3, 224, 224)``; a volume's ``"1x116x132x132"`` (CxDxHxW) -> ``(1, 116, 132, 132)``."""
-    parts = text.lower().split("x")
-    if len(parts) not in (3, 4) or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise argparse.ArgumentTypeError(
-            f"bad input shape {text!r}: expected CxHxW such as 3x224x224 (CxDxHxW for a 3-D network)"
-        )
-    return tuple(int(part) for part in parts)
-
-
-def model_input(name: str, given: tuple[int, ...] | None) -> tuple[int, ...]:
-    """The input ``--input`` gives (else the model's default), with as many axes as the model takes."""
-    default = tuple(model_card(name)["input_size"])
-    if given is None:
-        return default
-    if len(given) != len(default):
-        layout = "CxHxW" if len(default) == 3 else "CxDxHxW"
-        raise ConvzooError(f"{name} takes {layout} input such as {'x'.join(map(str, default))}, "
-                           f"got --input {'x'.join(map(str, given))}")
-    return given
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -479,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
         add_task_commands = get_task(name).add_commands
         if add_task_commands is not None:
             add_task_commands(commands)
+    add_deploy_commands(commands)
     return parser
 
 
@@ -512,6 +496,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except OSError as error:
         print(f"convzoo: error: {error.strerror or error}: {error.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except ModuleNotFoundError as error:
+        extra = OPTIONAL_PACKAGES.get((error.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"convzoo: error: {error.name} is not installed; this command needs pip install 'convzoo[{extra}]'",
+              file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print("convzoo: interrupted", file=sys.stderr)

@@ -36,11 +36,8 @@ Conventions:
 from __future__ import annotations
 
 import logging
-import statistics
-import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -48,6 +45,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from convzoo.analysis.profile import profile, tensors_in
 from convzoo.analysis.receptive_field import ReceptiveFieldError, receptive_field
+from convzoo.analysis.timing import time_call, torch_threads
 
 __all__ = [
     "ComparisonRow",
@@ -190,30 +188,6 @@ def memory_access_bytes(model: nn.Module, input_size: Sequence[int], *, batch_si
 # --------------------------------------------------------------------------- timing
 
 
-@contextmanager
-def _num_threads(threads: int | None) -> Iterator[None]:
-    if threads is None:
-        yield
-        return
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def _median_seconds(fn, repeats: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def matmul_gflops(size: int = 1024, repeats: int = 10, *, threads: int | None = None, warmup: int = 2) -> float:
     """The machine's float32 GFLOP/s on a ``size x size`` matmul (``2 size^3`` FLOPs), median of ``repeats``.
 
@@ -223,8 +197,8 @@ def matmul_gflops(size: int = 1024, repeats: int = 10, *, threads: int | None = 
     g = torch.Generator().manual_seed(0)
     a = torch.randn(size, size, generator=g)
     b = torch.randn(size, size, generator=g)
-    with _num_threads(threads):
-        seconds = _median_seconds(lambda: torch.mm(a, b), repeats, warmup)
+    with torch_threads(threads):
+        seconds = time_call(lambda: torch.mm(a, b), warmup=warmup, repeats=repeats).median_ms / 1e3
     return 2 * size**3 / seconds / 1e9
 
 
@@ -232,7 +206,7 @@ def _time_model(model: nn.Module, shape: tuple[int, ...], repeats: int, warmup: 
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
     model.eval()
     with torch.no_grad():
-        return _median_seconds(lambda: model(x), repeats, warmup)
+        return time_call(lambda: model(x), warmup=warmup, repeats=repeats).median_ms / 1e3
 
 
 # --------------------------------------------------------------------------- compare
@@ -330,7 +304,7 @@ def compare(
                 model = create_model(item)
             elif any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
                 raise ValueError(f"{label}: latency needs a model with real weights, not one on the meta device")
-            with _num_threads(threads):
+            with torch_threads(threads):
                 seconds = _time_model(model, (batch_size, *size), repeats, warmup)
             row.latency_ms = seconds * 1e3
             row.throughput = batch_size / seconds

@@ -4,6 +4,10 @@ A checkpoint named ``model`` is two files, ``model.safetensors`` (the state dict
 ``model.json`` (model name and constructor arguments, dataset, class names,
 normalisation, metrics). Each is written to a temporary file in the same folder and
 renamed over the old one, so a run killed mid-write leaves the previous checkpoint whole.
+
+A structurally pruned model (:mod:`convzoo.deploy.prune`) has narrower layers than its
+builder makes: its checkpoint records their widths (``pruned`` in the JSON), and loading
+narrows the freshly built model to them before the weights go in (:mod:`convzoo.train.widths`).
 """
 
 from __future__ import annotations
@@ -17,14 +21,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
 from convzoo.errors import CheckpointError
 from convzoo.registry import create_model
+from convzoo.train.widths import is_pruned, layer_widths, narrow_to_widths
 from convzoo.weights import load_weights
 
-__all__ = ["CheckpointMeta", "atomic_path", "save_checkpoint", "load_checkpoint", "checkpoint_paths"]
+__all__ = [
+    "CheckpointMeta", "atomic_path", "save_checkpoint", "load_checkpoint", "checkpoint_paths", "pruned_widths",
+]
 
 FORMAT_VERSION = 1
 
@@ -44,6 +52,7 @@ class CheckpointMeta:
     eval_crop_fraction: float | None = None  # see ImageSplits: how evaluation resized the images
     task: str = "classification"  # the task that trained it (a key of convzoo.tasks.TASKS)
     task_args: dict[str, Any] = field(default_factory=dict)  # what the task needs to reuse it, e.g. a noise level
+    pruned: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer widths of a pruned model (else empty)
     format_version: int = FORMAT_VERSION
 
 
@@ -71,13 +80,21 @@ def checkpoint_paths(path: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: CheckpointMeta) -> Path:
-    """Write ``model``'s weights and ``meta`` atomically; returns the weights file."""
+    """Write ``model``'s weights and ``meta`` atomically; returns the weights file.
+
+    The layer widths of a model marked as pruned (:func:`mark_pruned`) are recorded in the
+    metadata's ``pruned`` entry, whatever ``meta.pruned`` holds; any other model's metadata
+    has no such entry, as before pruning existed.
+    """
     weights_path, meta_path = checkpoint_paths(path)
     tensors = {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()}
+    record = {key: value for key, value in asdict(meta).items() if key != "pruned"}
+    if is_pruned(model):
+        record["pruned"] = layer_widths(model)
     with atomic_path(weights_path) as temporary:
         save_file(tensors, str(temporary), metadata={"format": "pt"})
     with atomic_path(meta_path) as temporary:
-        temporary.write_text(json.dumps(asdict(meta), indent=2) + "\n")
+        temporary.write_text(json.dumps(record, indent=2) + "\n")
     return weights_path
 
 
@@ -104,5 +121,25 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
         raise CheckpointError(_missing(Path(path), weights_path, meta_path))
     meta = _read_meta(meta_path)
     model = create_model(meta.model, **meta.model_args)
+    if meta.pruned:
+        narrow_to_widths(model, meta.pruned, _tensor_shapes(weights_path))
     load_weights(model, weights_path)
     return model.to(device).eval(), meta
+
+
+def _tensor_shapes(weights_path: Path) -> dict[str, list[int]]:
+    """The shape of every tensor of a safetensors file, read from its header alone."""
+    try:
+        with safe_open(str(weights_path), framework="pt") as weights:
+            return {key: weights.get_slice(key).get_shape() for key in weights.keys()}
+    except (OSError, ValueError, RuntimeError) as error:  # safetensors' header errors
+        raise CheckpointError(f"checkpoint weights {weights_path} cannot be read: {error}") from None
+
+
+def pruned_widths(weights_path: str | os.PathLike) -> dict[str, dict[str, Any]]:
+    """The ``pruned`` record of the convzoo checkpoint whose weights file this is; empty when it has
+    none (an unpruned model, or a file of another library without convzoo's JSON beside it)."""
+    _, meta_path = checkpoint_paths(weights_path)
+    if Path(weights_path).suffix != ".safetensors" or not meta_path.is_file():
+        return {}
+    return _read_meta(meta_path).pruned

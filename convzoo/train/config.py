@@ -67,6 +67,11 @@ class TrainConfig:
     freeze: str = "none"
     head_only: bool = False
 
+    # knowledge distillation of a classifier (convzoo.tasks.classification.distillation)
+    teacher: str | None = None  # a classifier checkpoint whose soft targets the model learns from; None: no teacher
+    kd_temperature: float = 4.0  # softmax temperature T of the soft targets (Hinton et al. 2015)
+    kd_alpha: float = 0.9  # weight of the soft-target loss; 1 - kd_alpha weighs the labels' cross-entropy
+
     # --task denoise (convzoo.tasks.denoise)
     sigma: float | None = None  # noise std on the 0-255 scale; None: blind, one level per patch from [0, 55]
     patch_size: int = 40  # side of the training patches (DnCNN-S 40, DnCNN-B 50)
@@ -125,6 +130,7 @@ class TrainConfig:
         self._check_numbers()
         self._check_task()
         self._check_pretrained()
+        self._check_teacher()
         parse_freeze("head-only" if self.head_only else self.freeze)
 
     def _check_numbers(self) -> None:
@@ -161,6 +167,22 @@ class TrainConfig:
         if not os.access(path, os.R_OK):
             raise ConvzooError(f"--pretrained {path} cannot be read (permission denied)")
 
+    def _check_teacher(self) -> None:
+        """A teacher is a classifier checkpoint for a classification run; whether it fits the run's data is
+        checked when the run loads it (:func:`convzoo.tasks.classification.distillation.load_teacher`)."""
+        if self.teacher is None:
+            defaults = TrainConfig()
+            if (self.kd_temperature, self.kd_alpha) != (defaults.kd_temperature, defaults.kd_alpha):
+                raise ConvzooError("--kd-temperature and --kd-alpha weigh a teacher's soft targets; give --teacher "
+                                   "CHECKPOINT with them")
+            return
+        if self.task != "classification":
+            raise ConvzooError(f"--teacher distils a classifier, which --task {self.task} does not train; "
+                               "use --task classification")
+        if not Path(self.teacher).exists():
+            raise ConvzooError(f"--teacher {self.teacher} does not exist; expected a classifier checkpoint written "
+                               "by convzoo train (its run folder or model.safetensors)")
+
 
 # The range of every numeric setting, as (field, test, what is expected); None means unset.
 # Integer flags are also checked on the command line, but a config may come from code.
@@ -194,6 +216,8 @@ NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("heatmap_sigma", lambda v: v > 0, "greater than 0"),
     ("pose_images", lambda v: v >= 4, "at least 4 (val and test get a quarter each)"),
     ("checkpoint_every", lambda v: v >= 0, "at least 0"),
+    ("kd_temperature", lambda v: v > 0, "greater than 0"),
+    ("kd_alpha", lambda v: 0 <= v <= 1, "in [0, 1]"),
 )
 
 # The training tasks that can train a model of each registry task.

@@ -63,6 +63,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from convzoo.errors import ConvzooError
+from convzoo.train.checkpoint import pruned_widths
+from convzoo.train.widths import narrow_to_widths
 from convzoo.weights import check_state_dict, normalise_state_dict, read_state_dict
 
 __all__ = [
@@ -146,7 +148,9 @@ def load_pretrained(
     (``model.get_classifier()``) and of any auxiliary heads are loaded where their shapes
     agree and skipped where they differ, so the classifier keeps its fresh
     initialisation, sized for the new dataset's classes. Every other key must be
-    present and fit exactly.
+    present and fit exactly. A convzoo checkpoint of a structurally pruned model first
+    narrows ``model`` in place to the pruned layer widths (the classifier keeps its number
+    of classes): :func:`convzoo.train.widths.narrow_to_widths`.
 
     Args:
         model: the model to fill, built with the new dataset's ``num_classes``.
@@ -163,6 +167,10 @@ def load_pretrained(
     from_file = not isinstance(source, Mapping)
     state_dict = normalise_state_dict(model, read_state_dict(source) if from_file else source)
     heads = _head_names(model)
+    widths = pruned_widths(source) if from_file else {}
+    if widths:  # a structurally pruned convzoo checkpoint: narrow the model to its widths first
+        shapes = {key: value.shape for key, value in state_dict.items()}
+        narrow_to_widths(model, widths, shapes, keep_outputs=heads)
     own = model.state_dict()
 
     # The checkpoint without its heads, then the model's own head entries, replaced by

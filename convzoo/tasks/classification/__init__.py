@@ -4,8 +4,10 @@
   accuracy, the confusion matrix (what the training engine needs);
 - :mod:`~convzoo.tasks.classification.pipeline`: a training run's data, model, transfer
   learning and test report;
+- :mod:`~convzoo.tasks.classification.distillation`: knowledge distillation from a
+  teacher checkpoint (``--teacher``);
 - :mod:`~convzoo.tasks.classification.confusion`: the confusion matrix as a picture;
-- :mod:`~convzoo.tasks.classification.commands`: what ``convzoo train``, ``eval`` and
-  ``predict`` print;
+- :mod:`~convzoo.tasks.classification.commands`: the distillation flags of ``convzoo
+  train``, and what ``train``, ``eval`` and ``predict`` print;
 - :mod:`~convzoo.tasks.classification.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 """

@@ -4,7 +4,8 @@
 classification`` (the default). Besides the runner's files, the report writes
 ``confusion.png`` and puts per-class accuracy and the confusion matrix in
 ``test_metrics.json``, with the split it scored (``test``, or ``val`` for a dataset that
-has no test split).
+has no test split). With ``config.teacher`` the model learns from the teacher's soft
+targets too (:mod:`~convzoo.tasks.classification.distillation`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from convzoo.data import NATIVE_SIZES, load_dataset
 from convzoo.registry import get_entry
 from convzoo.tasks.classification.confusion import plot_confusion
+from convzoo.tasks.classification.distillation import distil
 from convzoo.tasks.classification.objective import ClassificationTask, per_class_accuracy
 from convzoo.train.checkpoint import CheckpointMeta
 from convzoo.train.config import TrainConfig
@@ -59,15 +61,17 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
     task = ClassificationTask(
         len(splits.class_names), config.label_smoothing, aux_loss_weight=getattr(model, "aux_loss_weight", 0.0)
     )
-    trainer = Trainer(
-        model, task, train_data=splits.train, val_data=splits.val, config=config, ctx=ctx,
-        augment=splits.augment, train_mode=frozen.train_mode,
-    )
     meta = CheckpointMeta(
         model=config.model, model_args=model_args, dataset=dataset, class_names=splits.class_names,
         mean=splits.mean, std=splits.std, input_size=[in_chans, image_size, image_size],
         eval_crop_fraction=splits.eval_crop_fraction,
         task_args={"data_dir": config.data_dir},  # `convzoo eval RUN` reads the same files without --data-dir
+    )
+    if config.teacher:
+        task = distil(model, task, config, meta, ctx.device)
+    trainer = Trainer(
+        model, task, train_data=splits.train, val_data=splits.val, config=config, ctx=ctx,
+        augment=splits.augment, train_mode=frozen.train_mode,
     )
     # A dataset without a test split (an image folder without test/) gives its validation split as test.
     test_split = "val" if splits.test is splits.val else "test"

@@ -1,0 +1,69 @@
+"""``convzoo export MODEL_OR_CHECKPOINT --out model.onnx``: an ONNX file checked in onnxruntime against PyTorch,
+or torch.export's ExportedProgram (``--format pt2``). The exporting is :mod:`convzoo.deploy.export`'s."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from torch import nn
+
+from convzoo.arguments import parse_shape, positive_int
+from convzoo.deploy.source import load_source
+from convzoo.errors import ConvzooError
+
+__all__ = ["FORMATS", "add_export_command"]
+
+FORMATS = ("onnx", "pt2")
+
+
+def add_export_command(commands: argparse._SubParsersAction) -> None:
+    export = commands.add_parser("export", help="export a model or checkpoint to ONNX (checked against PyTorch in "
+                                 "onnxruntime) or to torch.export's ExportedProgram (.pt2)")
+    export.add_argument("model", metavar="MODEL_OR_CHECKPOINT",
+                        help="a checkpoint (run folder or file) or a registered model name (random weights)")
+    export.add_argument("--out", type=Path, required=True, help="the file to write, e.g. model.onnx or model.pt2")
+    export.add_argument("--input", type=parse_shape,
+                        help="input shape CxHxW, CxDxHxW for a 3-D network (default: the checkpoint's, else the "
+                             "model's)")
+    export.add_argument("--dynamic-batch", action="store_true", help="a free batch axis (default: batch 1)")
+    export.add_argument("--opset", type=positive_int, help="ONNX opset (default: the exporter's, 20 for torchscript)")
+    export.add_argument("--format", choices=FORMATS,
+                        help="onnx or pt2 (default: pt2 when --out ends in .pt2, else onnx)")
+    export.add_argument("--exporter", default="torchscript",
+                        help="PyTorch's ONNX exporter: torchscript (default; fast) or dynamo (torch.export, opsets "
+                             "18-23); docs/deployment.md compares them")
+    export.set_defaults(run=cmd_export, outputs={"out": "file"})
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from convzoo.deploy.export import export_onnx, export_pt2  # onnx and onnxruntime: the optional extra "deploy"
+
+    file_format = args.format or ("pt2" if args.out.suffix == ".pt2" else "onnx")
+    if file_format == "pt2" and args.opset is not None:
+        raise ConvzooError("--opset is an ONNX setting; a pt2 file has none: drop --opset or use --format onnx")
+    model, name, input_size, metadata = _load(args)
+    shape = "x".join(map(str, input_size))
+    batch = "dynamic batch" if args.dynamic_batch else "batch 1"
+    if file_format == "pt2":
+        path = export_pt2(model, args.out, input_size=input_size, dynamic_batch=args.dynamic_batch)
+        print(f"{name}: {path} (torch.export program, {_megabytes(path.stat().st_size)}, input {shape}, {batch}, "
+              "matches PyTorch)")
+        return
+    report = export_onnx(model, args.out, input_size=input_size, dynamic_batch=args.dynamic_batch, opset=args.opset,
+                         metadata=metadata, exporter=args.exporter)
+    extra = ", preprocessing in metadata" if "mean" in metadata else ""
+    print(f"{name}: {report.path} (ONNX opset {report.opset}, {_megabytes(report.size_bytes)}, input {shape}, {batch}"
+          f"{extra}; onnxruntime max abs difference {report.max_abs_difference:.2g})")
+
+
+def _load(args: argparse.Namespace) -> tuple[nn.Module, str, tuple[int, ...], dict[str, str]]:
+    from convzoo.deploy.export import checkpoint_metadata
+
+    source = load_source(args.model, args.input)
+    metadata = checkpoint_metadata(source.meta) if source.meta else {"model": source.name, "weights": "random"}
+    return source.model, source.name, source.input_size, metadata
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
