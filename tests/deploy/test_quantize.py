@@ -67,6 +67,25 @@ def test_int8_onnx_loses_at_most_one_point(run, method, tmp_path):
     assert out.stat().st_size < run["fp32"].stat().st_size / 2
 
 
+def activation_scales(path) -> dict[str, float]:
+    """Each quantised activation's scale: the scale initializer of the QuantizeLinear node that reads it."""
+    graph = onnx.load(str(path)).graph
+    arrays = {tensor.name: numpy_helper.to_array(tensor) for tensor in graph.initializer}
+    return {node.input[0]: float(arrays[node.input[1]]) for node in graph.node if node.op_type == "QuantizeLinear"}
+
+
+def test_entropy_clips_ranges_that_minmax_keeps_whole(run, tmp_path):
+    calibration = calibration_batches(run["splits"].train, 4, 32)
+    minmax, entropy = (quantize_onnx(run["fp32"], tmp_path / f"{method}.onnx", calibration, method=method)
+                       for method in ("minmax", "entropy"))
+    wide, clipped = activation_scales(minmax), activation_scales(entropy)
+    assert clipped.keys() == wide.keys() and len(wide) >= 5
+    assert all(clipped[name] <= wide[name] * (1 + 1e-6) for name in wide)  # KL picks a range inside min..max
+    assert any(clipped[name] < wide[name] * 0.99 for name in wide)  # and clips at least one activation
+    before, after = (onnx_accuracy(path, run["splits"].test) for path in (run["fp32"], entropy))
+    assert after >= before - 0.01
+
+
 def test_per_channel_and_per_tensor_scales(run, tmp_path):
     calibration = calibration_batches(run["splits"].train, 1, 16)
 
