@@ -11,7 +11,7 @@ close, most useful where the student sees few labelled images).
 Usage::
 
     python benchmarks/distillation.py [--dataset digits] [--teacher-model resnet18] [--teacher-epochs 20]
-        [--student mobilenet_v1_cifar] [--student-width 0.25] [--epochs 5] [--seeds 0 1 2] [--temperature 4] [--alpha 0.9]
+        [--teacher CHECKPOINT] [--student mobilenet_v1_cifar] [--student-width 0.25] [--epochs 5] [--seeds 0 1 2] [--temperature 4] [--alpha 0.9]
         [--out runs/distillation-benchmark] [--write BENCHMARKS.md]
 """
 
@@ -29,6 +29,7 @@ import torch
 from sections import write_section
 
 from convzoo.registry import create_model
+from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.config import resolve_config
 from convzoo.train.runner import train
 
@@ -52,6 +53,15 @@ def run(args: argparse.Namespace, name: str, out: Path, seed: int, epochs: int, 
     return {"accuracy": accuracy, "seconds": time.perf_counter() - start}
 
 
+def trained_teacher(args: argparse.Namespace, path: Path) -> dict:
+    """The test accuracy and training minutes a teacher checkpoint of this benchmark recorded."""
+    _, meta = load_checkpoint(path)
+    args.teacher_model = meta.model
+    rows = (path / "metrics.csv").read_text().splitlines() if path.is_dir() else []
+    args.teacher_epochs = max(len(rows) - 1, 0)
+    return {"accuracy": meta.metrics["test_accuracy"], "seconds": float("nan")}
+
+
 def spread(values: list[float]) -> str:
     if len(values) < 2:
         return f"{values[0]:.2%}"
@@ -70,7 +80,8 @@ def section(teacher: dict, alone: list[dict], distilled: list[dict], args: argpa
         f"seed for both; test accuracy. {date}, {platform.machine()}, {torch.get_num_threads()} threads, torch "
         f"{torch.__version__}.", "",
         f"Teacher `{args.teacher_model}`: {teacher['accuracy']:.2%} after {args.teacher_epochs} epochs "
-        f"({teacher['seconds'] / 60:.1f} min).", "",
+        + (f"({teacher['seconds'] / 60:.1f} min)." if teacher["seconds"] == teacher["seconds"] else "(reused).")
+        + " Minutes per run were measured beside other jobs on this machine.", "",
         "| student | " + " | ".join(f"seed {seed}" for seed in args.seeds) + " | mean +/- std | minutes per run |",
         "|---|" + "---:|" * (len(args.seeds) + 2),
     ]
@@ -88,6 +99,7 @@ def main() -> None:
     parser.add_argument("--data-dir")
     parser.add_argument("--teacher-model", default="resnet18")
     parser.add_argument("--teacher-epochs", type=int, default=20)
+    parser.add_argument("--teacher", help="a teacher checkpoint of this benchmark's setting, instead of training one")
     parser.add_argument("--student", default="mobilenet_v1_cifar")
     parser.add_argument("--student-width", type=float, default=0.25, help="width_multiplier of a MobileNet V1 student")
     parser.add_argument("--epochs", type=int, default=5)
@@ -99,13 +111,15 @@ def main() -> None:
     args = parser.parse_args()
     args.side = student_side(args.student)
     out = Path(args.out)
-    teacher = run(args, args.teacher_model, out / "teacher", 0, args.teacher_epochs)
+    teacher_path = Path(args.teacher) if args.teacher else out / "teacher"
+    teacher = trained_teacher(args, teacher_path) if args.teacher else run(args, args.teacher_model, teacher_path, 0,
+                                                                           args.teacher_epochs)
     print(f"teacher {args.teacher_model}: {teacher['accuracy']:.2%}", flush=True)
     alone, distilled = [], []
     for seed in args.seeds:
         alone.append(run(args, args.student, out / f"alone-{seed}", seed, args.epochs, **student_kwargs(args)))
         distilled.append(run(args, args.student, out / f"distilled-{seed}", seed, args.epochs, **student_kwargs(args),
-                             teacher=str(out / "teacher"), kd_temperature=args.temperature, kd_alpha=args.alpha))
+                             teacher=str(teacher_path), kd_temperature=args.temperature, kd_alpha=args.alpha))
         print(f"seed {seed}: alone {alone[-1]['accuracy']:.2%}, distilled {distilled[-1]['accuracy']:.2%}",
               flush=True)
     text = section(teacher, alone, distilled, args)

@@ -224,6 +224,7 @@ def prune_structured(
     calibration: Iterable[tuple[torch.Tensor, torch.Tensor]] | None = None,
     ignored_layers: Sequence[nn.Module] | None = None,
     steps: int = 100,
+    round_to: int | None = None,
 ) -> StructuredPruning:
     """Prune whole channels of a copy of ``model`` until its MACs are at most ``target_macs`` of the original.
 
@@ -236,6 +237,8 @@ def prune_structured(
         calibration: ``(images, labels)`` batches for Taylor importance, cycled over the steps.
         ignored_layers: layers whose outputs are kept; by default the classifier and auxiliary heads.
         steps: pruning steps from no pruning to a channel ratio of 0.9; more steps land closer.
+        round_to: keep every pruned layer's channel count a multiple of this (8 suits onnxruntime's and
+            oneDNN's blocked convolution kernels; by default any count).
 
     Raises:
         ConvzooError: for bad arguments, a network torch-pruning cannot prune (naming the layer),
@@ -257,6 +260,7 @@ def prune_structured(
                 pruned, example, _importance(importance), global_pruning=global_pruning,
                 pruning_ratio=MAX_CHANNEL_RATIO, max_pruning_ratio=MAX_CHANNEL_RATIO, iterative_steps=steps,
                 ignored_layers=list(ignored_layers) if ignored_layers is not None else _output_layers(pruned),
+                round_to=round_to,
             )
     except Exception as error:  # noqa: BLE001 - torch-pruning raises anything on graphs it cannot trace
         raise _cannot_prune(pruned, example, error, "tracing its dependency graph") from None

@@ -50,7 +50,6 @@ def _fraction(text: str) -> float:
 
 
 def add_prune_command(commands: argparse._SubParsersAction) -> None:
-
     prune = commands.add_parser("prune", help="prune a classifier's channels to a MAC budget (or zero its smallest "
                                 "weights), then fine-tune it; MACs, parameters and test accuracy before and after")
     prune.add_argument("checkpoint", help="a checkpoint written by convzoo train, or a model name (random weights: "
@@ -63,6 +62,9 @@ def add_prune_command(commands: argparse._SubParsersAction) -> None:
     prune.add_argument("--global", dest="global_pruning", action="store_true",
                        help="one ranking over all layers (structured) or one threshold (unstructured); default: "
                             "the same share in every layer")
+    prune.add_argument("--round-to", type=positive_int, metavar="N",
+                       help="keep every pruned layer's channel count a multiple of N (8 suits onnxruntime's and "
+                            "oneDNN's blocked kernels; default: any count)")
     prune.add_argument("--unstructured", type=_fraction, metavar="SPARSITY",
                        help="zero this share of the conv and linear weights instead of removing channels")
     prune.add_argument("--finetune-epochs", type=int, default=0, metavar="N",
@@ -157,7 +159,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     else:
         calibration = _calibration(splits, args.calibration_batches) if args.importance == "taylor" else None
         result = prune_structured(model, input_size, target_macs=args.target_macs, importance=args.importance,
-                                  global_pruning=args.global_pruning, calibration=calibration)
+                                  global_pruning=args.global_pruning, calibration=calibration, round_to=args.round_to)
         pruned = result.model
         print(f"MACs        {result.macs_before:,} -> {result.macs_after:,} ({result.macs_fraction:.1%}; "
               f"target {args.target_macs:.1%})")

@@ -104,6 +104,16 @@ def test_global_taylor_pruning_reaches_the_target() -> None:
     assert all(p.grad is None for p in model.parameters())
 
 
+def test_round_to_keeps_channel_counts_multiples_of_it() -> None:
+    torch.manual_seed(0)
+    model = create_model("resnet18", num_classes=10).eval()
+    result = prune_structured(model, (3, 32, 32), target_macs=0.5, round_to=8)
+    convs = [module for module in result.model.modules() if isinstance(module, torch.nn.Conv2d)]
+    assert all(conv.out_channels % 8 == 0 for conv in convs)
+    assert any(conv.out_channels < 64 for conv in convs)
+    assert abs(result.macs_fraction / 0.5 - 1) <= 0.05
+
+
 @pytest.mark.parametrize("global_pruning", [True, False])
 def test_unstructured_sparsity_is_exact(global_pruning: bool) -> None:
     torch.manual_seed(0)
