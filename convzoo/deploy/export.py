@@ -188,8 +188,9 @@ def export_onnx_bytes(
             data = _with_metadata(data, metadata)
         _check_graph(data, model)
         # Basic optimisation checks what the file computes, not onnxruntime's own fusions, at half the
-        # session cost of the full level (the weights of a 500 MB model are copied once fewer).
-        session = _session(data, threads=None, source=f"the ONNX export of {_name(model)}",
+        # session cost of the full level (the weights of a 500 MB model are copied once fewer). One thread:
+        # a check runs once or twice, too few runs to repay a pool whose threads spin while they wait.
+        session = _session(data, threads=1, source=f"the ONNX export of {_name(model)}",
                            level=onnxruntime.GraphOptimizationLevel.ORT_ENABLE_BASIC)
         difference, tolerance = _compare(session, model, example, reference)
         if dynamic_batch:  # a second batch size shows that the batch axis really is free
