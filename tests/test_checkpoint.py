@@ -78,3 +78,14 @@ def test_a_missing_folder_or_file_is_named_as_given(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(CheckpointError, match=r"folder .*empty holds no checkpoint: model\.json does not exist"):
         load_checkpoint(tmp_path / "empty")
+
+
+def test_data_settings_replace_the_trained_data_and_leave_the_metadata_alone():
+    trained = meta()
+    trained.task_args = {"dataset": "voc", "data_dir": "/data/voc", "image_size": 64}
+    assert trained.data_settings() == trained.task_args
+    assert trained.data_settings("voc") == trained.task_args  # the same dataset keeps its folder
+    assert trained.data_settings("shapes") == {"dataset": "shapes", "data_dir": None, "image_size": 64}
+    assert trained.data_settings("shapes", "/data/shapes")["data_dir"] == "/data/shapes"
+    assert trained.data_settings(data_dir="/elsewhere") == {**trained.task_args, "data_dir": "/elsewhere"}
+    assert trained.task_args["data_dir"] == "/data/voc"

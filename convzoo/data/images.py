@@ -11,7 +11,10 @@ from PIL import Image, UnidentifiedImageError
 
 from convzoo.errors import ConvzooError
 
-__all__ = ["load_image"]
+__all__ = ["IMAGE_SUFFIXES", "load_image"]
+
+# The file types convzoo reads as images from a folder (all that Pillow opens here).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".webp")
 
 
 def _resize(image: Image.Image, size: int, crop_fraction: float | None) -> Image.Image:

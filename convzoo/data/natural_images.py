@@ -58,6 +58,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
+from convzoo.data.images import IMAGE_SUFFIXES
 from convzoo.data.package_files import package_file
 from convzoo.errors import ConvzooError
 
@@ -65,7 +66,6 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "DENOISE_DATASETS",
-    "IMAGE_SUFFIXES",
     "NATURAL_SPLIT",
     "OPENCV_DOC_FOLDER",
     "OPENCV_NOT_PHOTOS",
@@ -83,7 +83,6 @@ __all__ = [
 ]
 
 PATCH_SCALES = (1.0, 0.9, 0.8, 0.7)
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".pgm", ".ppm")
 DENOISE_DATASETS = ("natural", "photos", "folder")
 
 # Bundled images by split; "china" and "flower" are scikit-learn's, the rest skimage.data's.

@@ -55,6 +55,20 @@ class CheckpointMeta:
     pruned: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer widths of a pruned model (else empty)
     format_version: int = FORMAT_VERSION
 
+    def data_settings(self, dataset: str | None = None, data_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+        """The task's settings, with the data an evaluation asks for in place of the trained data's.
+
+        Another ``dataset`` drops the trained one's folder (it is not the new dataset's); ``data_dir``
+        replaces the folder. The tasks that read their data from ``task_args`` (segmentation, metric
+        learning, pose) evaluate on what this returns.
+        """
+        settings = dict(self.task_args)
+        if dataset is not None and dataset != settings["dataset"]:
+            settings.update(dataset=dataset, data_dir=None)
+        if data_dir is not None:
+            settings["data_dir"] = str(data_dir)
+        return settings
+
 
 @contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from convzoo.data.images import IMAGE_SUFFIXES
 from convzoo.data.segmentation.augment import JointAugment
 from convzoo.data.segmentation.base import (
     IGNORE_INDEX,
@@ -40,10 +41,9 @@ from convzoo.data.segmentation.pairs import (
 )
 from convzoo.errors import ConvzooError
 
-__all__ = ["FOLDER_DEFAULT_SIDE", "IMAGE_SUFFIXES", "load_mask_folder"]
+__all__ = ["FOLDER_DEFAULT_SIDE", "load_mask_folder"]
 
 FOLDER_DEFAULT_SIDE = 256
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 _LAYOUT = "images/ and masks/ (optionally with train/, val/, test/ in each) and an optional classes.txt"
 
 

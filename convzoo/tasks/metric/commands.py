@@ -72,11 +72,7 @@ def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointM
     """The scores of a split of the checkpoint's dataset, at the threshold its training chose on validation."""
     if args.split not in SPLITS:
         raise ConvzooError(f"unknown split {args.split!r}; expected one of {', '.join(SPLITS)}")
-    settings = dict(meta.task_args)
-    if args.dataset is not None and args.dataset != settings["dataset"]:
-        settings.update(dataset=args.dataset, data_dir=None)
-    if args.data_dir is not None:
-        settings["data_dir"] = str(args.data_dir)
+    settings = meta.data_settings(args.dataset, args.data_dir)
     data = load_task_data(settings)
     split = embed_split(model, getattr(data, args.split), batch_size=args.batch_size)
     report = split_report(split, meta.task_args["threshold"])

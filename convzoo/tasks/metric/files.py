@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 from matplotlib.figure import Figure
 
-from convzoo.data.images import load_image
-from convzoo.data.segmentation.folder import IMAGE_SUFFIXES
+from convzoo.data.images import IMAGE_SUFFIXES, load_image
 from convzoo.errors import ConvzooError
 from convzoo.tasks.metric.neighbours import nearest_neighbours
 from convzoo.tasks.metric.scoring import pair_distance_fn

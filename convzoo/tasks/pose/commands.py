@@ -75,11 +75,7 @@ def train_summary(result: TrainResult, out: Path) -> list[str]:
 
 def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> list[str]:
     """The scores of a split of the checkpoint's dataset (or of ``--dataset``/``--data-dir``)."""
-    settings = dict(meta.task_args)
-    if args.dataset is not None and args.dataset != settings["dataset"]:
-        settings.update(dataset=args.dataset, data_dir=None)
-    if args.data_dir is not None:
-        settings["data_dir"] = str(args.data_dir)
+    settings = meta.data_settings(args.dataset, args.data_dir)
     data = load_pose_data(settings)
     skeleton = data.skeleton
     split = getattr(data, args.split)

@@ -36,15 +36,6 @@ class Evaluation:
     items: int
 
 
-def _settings(meta: CheckpointMeta, dataset: str | None, data_dir: str | None) -> dict[str, Any]:
-    settings = dict(meta.task_args)
-    if dataset is not None and dataset != settings["dataset"]:
-        settings.update(dataset=dataset, data_dir=None)  # the trained dataset's folder is not the new one's
-    if data_dir is not None:
-        settings["data_dir"] = str(data_dir)
-    return settings
-
-
 def evaluate_checkpoint(
     model: torch.nn.Module, meta: CheckpointMeta, *, dataset: str | None = None, data_dir: str | None = None,
     split: str = "test", batch_size: int = 16, sample_path: str | Path | None = None,
@@ -53,7 +44,7 @@ def evaluate_checkpoint(
     ``sample_path`` (if given)."""
     if split not in SPLITS:
         raise ConvzooError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
-    settings = _settings(meta, dataset, data_dir)
+    settings = meta.data_settings(dataset, data_dir)
     data = load_task_data(settings)
     if len(data.class_names) != len(meta.class_names):
         raise ConvzooError(f"the checkpoint has {len(meta.class_names)} classes but dataset {settings['dataset']!r} "
