@@ -14,7 +14,7 @@ from torch import nn
 from convzoo.registry import count_parameters, get_entry, list_models
 
 __all__ = [
-    "CIFAR10_NAMES", "assert_one_line_error", "classifier_names", "run_cli", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
+    "CIFAR10_NAMES", "assert_one_line_error", "classifier_names", "example_input", "run_cli", "count_parameters", "empty_model", "make_batch", "randomise_norms", "state_shapes",
     "write_cifar10", "write_folder", "write_image", "write_omniglot", "write_pickle", "FOLDER_CLASSES",
 ]
 
@@ -50,14 +50,20 @@ def classifier_names() -> list[str]:
     return [name for name in list_models() if get_entry(name).task in CLASSIFIER_TASKS]
 
 
+def example_input(model: nn.Module, batch: int, side: int, **kwargs) -> torch.Tensor:
+    """A random ``(batch, C, side, side)`` image batch, or a batch of the clips a video model's ``input_shape`` gives."""
+    shape = model.input_shape(side) if hasattr(model, "input_shape") else (model.in_chans, side, side)
+    return torch.randn(batch, *shape, **kwargs)
+
+
 def state_shapes(model: nn.Module) -> dict[str, torch.Size]:
     return {key: value.shape for key, value in model.state_dict().items()}
 
 
 def randomise_norms(model: nn.Module) -> None:
-    """Give every batch norm non-trivial statistics and affine parameters, so loading them is tested."""
+    """Give every batch norm (1D, 2D, 3D) non-trivial statistics and affine parameters, so loading them is tested."""
     for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.affine and module.track_running_stats:
             module.weight.data.uniform_(0.5, 1.5)
             module.bias.data.uniform_(-0.5, 0.5)
             module.running_mean.uniform_(-0.5, 0.5)

@@ -6,7 +6,7 @@ import pytest
 import timm
 import torch
 import torch.nn.functional as F
-from helpers import classifier_names, randomise_norms
+from helpers import classifier_names, example_input, randomise_norms
 
 import convzoo
 from convzoo.errors import ConvzooError, InputShapeError
@@ -50,7 +50,7 @@ def test_maps_follow_feature_info_and_every_weight_is_used(name):
     assert encoder.feature_info.channels() == [s["num_chs"] for s in stages]
     assert encoder.feature_info.reduction() == [s["reduction"] for s in stages]
     side = probe_side(encoder)
-    maps = encoder(torch.empty(2, encoder.in_chans, side, side, device="meta"))
+    maps = encoder(example_input(encoder.body, 2, side, device="meta"))
     assert len(maps) == len(stages)
     assert [m.shape[1] for m in maps] == encoder.feature_info.channels()
     for stage, feature_map in zip(stages, maps):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import classifier_names
+from helpers import classifier_names, example_input
 
 import convzoo
 from convzoo.errors import InputShapeError
@@ -47,7 +47,7 @@ def test_forward_backward(name):
     model = convzoo.create_model(name, num_classes=NUM_CLASSES)
     # Inception-v3's auxiliary head, which runs in training mode, needs its 299x299 input.
     side = max(small_side(model), getattr(model, "aux_min_input_size", 0))
-    x = torch.randn(2, model.in_chans, side, side)
+    x = example_input(model, 2, side)
     output = model(x)
     outputs = [output.logits, *output.aux] if isinstance(output, AuxLogits) else [output]
     for logits in outputs:  # the main head's, and in training mode any auxiliary heads'
@@ -64,10 +64,10 @@ def test_interface(name):
     model = convzoo.create_model(name, in_chans=2, num_classes=NUM_CLASSES).eval()
     assert model.in_chans == 2 and model.num_classes == NUM_CLASSES
     side = model.fixed_input_size or max(model.min_input_size, 64)
-    x = torch.randn(2, 2, side, side)
+    x = example_input(model, 2, side)
     with torch.no_grad():
         stages, features = stage_outputs(model, x)
-        assert features.dim() == 4
+        assert features.dim() == x.dim()
         assert [info["num_chs"] for info in model.feature_info] == [stages[i["module"]].shape[1] for i in model.feature_info]
         assert model.feature_info[-1]["num_chs"] == features.shape[1]
         for info in model.feature_info:
@@ -93,7 +93,7 @@ def test_get_classifier_is_the_logit_layer(name):
         calls: list[tuple[torch.Size, torch.Size]] = []
         handle = classifier.register_forward_hook(lambda _m, args, out: calls.append((args[0].shape, out.shape)))
         side = small_side(model)
-        logits = model(torch.empty(2, model.in_chans, side, side))
+        logits = model(example_input(model, 2, side))
         handle.remove()
         assert calls == [((2, model.num_features), (2, NUM_CLASSES))]
         assert logits.shape == (2, NUM_CLASSES)
@@ -148,8 +148,8 @@ def test_min_input_size_is_exact(name):
     if model.fixed_input_size is not None:
         pytest.skip("fixed input size")
     side = model.min_input_size
-    model(torch.empty(1, model.in_chans, side, side, device="meta"))
+    model(example_input(model, 1, side, device="meta"))
     if side > 1:
-        smaller = torch.empty(1, model.in_chans, side - 1, side - 1, device="meta")
+        smaller = example_input(model, 1, side - 1, device="meta")
         with pytest.raises(RuntimeError):
             model.forward_head(model.forward_features(smaller))  # bypasses the input check

@@ -34,5 +34,6 @@ from convzoo.models import (  # noqa: F401  (registration)
     unet3d,
     unetplusplus,
     vgg,
+    video,
     xception,
 )

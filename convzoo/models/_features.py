@@ -268,12 +268,17 @@ class FeatureExtractor(nn.Module):
 
         # A batch of two, since batch norm in training mode needs more than one value per channel.
         side = self.fixed_input_size or max(self.min_input_size, 64)
-        probe = torch.empty(2, self.in_chans, side, side, device="meta")
+        # A video classifier says what a clip looks like (``input_shape``); images are (C, side, side).
+        shape = model.input_shape(side) if hasattr(model, "input_shape") else (self.in_chans, side, side)
+        probe = torch.empty(2, *shape, device="meta")
         _prune(model, _called_submodules(model, self._hooked, probe))
         self.body = model
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        check_image_input(x, self.in_chans, self.min_input_size, self.fixed_input_size, type(self.body).__name__)
+        if hasattr(self.body, "check_input"):  # a video classifier checks its clips
+            self.body.check_input(x)
+        else:
+            check_image_input(x, self.in_chans, self.min_input_size, self.fixed_input_size, type(self.body).__name__)
         outputs = _run_to(self.body, x, self._hooked)
         return [outputs[name] for name in self._stage_modules]  # shallowest first
 

@@ -308,6 +308,8 @@ def small_input(name: str, model: nn.Module, dtype: torch.dtype) -> torch.Tensor
     """One input at a cheap size the model takes (as tests/test_models_common.py's ``small_side``)."""
     entry = get_entry(name)
     side = VALID_SIDE.get(name) or getattr(model, "fixed_input_size", None) or max(getattr(model, "min_input_size", 1), 32)
+    if hasattr(model, "input_shape"):  # a video classifier: its fixed clip, else a few frames of side x side
+        return torch.randn(1, *model.input_shape(side), dtype=dtype)
     return torch.randn(1, entry.input_size[0], *[side] * (len(entry.input_size) - 1), dtype=dtype)
 
 

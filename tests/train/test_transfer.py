@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
-from helpers import classifier_names, randomise_norms
+from helpers import classifier_names, example_input, randomise_norms
 from torch import nn
 
 import convzoo
@@ -127,7 +127,7 @@ def test_modules_are_registered_in_forward_order(name):
             handles.append(module.register_forward_pre_hook(stamp(started, module_name)))
             handles.append(module.register_forward_hook(stamp(finished, module_name)))
     side = model.fixed_input_size or max(model.min_input_size, 32)
-    features = model.forward_features(torch.empty(1, model.in_chans, side, side, device="meta"))
+    features = model.forward_features(example_input(model, 1, side, device="meta"))
     head_starts = next(clock)
     model.forward_head(features)
     for handle in handles:
