@@ -60,8 +60,10 @@ __all__ = [
     "SCENE_SIDE",
     "TEST_SEED",
     "VAL_SEED",
+    "digit_pools",
     "generate_scenes",
     "load_scenes",
+    "texture_crops",
 ]
 
 CLASS_NAMES = ["background"] + [str(digit) for digit in range(10)]
@@ -83,7 +85,7 @@ _STROKE_FILTER = 3  # max filter on the 32x32 digit: strokes about 1.5 px bolder
 
 
 @lru_cache(maxsize=1)
-def _digit_pools() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def digit_pools() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Per split: the digits as float ``(N, 1, 32, 32)`` coverage maps in [0, 1], and their labels."""
     from sklearn.datasets import load_digits
 
@@ -120,7 +122,7 @@ def _texture_pyramid(side: int) -> list[torch.Tensor]:
     return textures
 
 
-def _texture_crops(count: int, side: int, generator: torch.Generator) -> torch.Tensor:
+def texture_crops(count: int, side: int, generator: torch.Generator) -> torch.Tensor:
     """``count`` random texture crops ``(count, 3, side, side)``, recoloured."""
     textures = _texture_pyramid(side)
     choice = torch.randint(len(textures), (count,), generator=generator).tolist()
@@ -187,10 +189,10 @@ def generate_scenes(
         raise ConvzooError(f"digit scenes need a side of at least {MIN_SIDE} pixels, not {side}")
     if split not in SCENE_COUNTS:
         raise ConvzooError(f"digit scenes draw the digits of split 'train', 'val' or 'test', not {split!r}")
-    pool_images, pool_labels = _digit_pools()[split]
+    pool_images, pool_labels = digit_pools()[split]
     generator = torch.Generator().manual_seed(seed)
-    background = _texture_crops(count, side, generator)  # (N, 3, S, S)
-    ink_texture = _texture_crops(count, side, generator)
+    background = texture_crops(count, side, generator)  # (N, 3, S, S)
+    ink_texture = texture_crops(count, side, generator)
     present, theta = _placements(count, side, generator)
     which = torch.randint(len(pool_labels), (count, 4), generator=generator)
 
