@@ -4,7 +4,7 @@ Layout (as frame-extraction scripts for UCF101 and Kinetics write it)::
 
     root/<class>/<video>/<frame image>     e.g. Basketball/v_Basketball_g01_c01/img_00001.jpg
 
-Frames are the image files of a video's folder (jpg, jpeg, png, bmp, ppm, webp), in
+Frames are the image files of a video's folder (:data:`~convzoo.data.images.IMAGE_SUFFIXES`), in
 natural order (``img_2`` before ``img_10``); classes are ``root``'s subfolders, sorted;
 hidden files and folders are skipped. Folders are listed when the dataset is built (an
 empty video folder fails then, naming it); only the frames of the clip asked for are
@@ -31,6 +31,7 @@ from convzoo.data.video.sampling import ClipMode
 from convzoo.errors import ConvzooError
 
 __all__ = ["FrameFolderDataset", "FrameFolderReader", "list_frames", "load_frame_folders"]
+
 
 def _natural_key(name: str) -> list[int | str]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

@@ -67,6 +67,8 @@ def read_split_list(path: str | os.PathLike, classes: list[str]) -> list[tuple[s
         folder = relative.split("/")[0]
         if folder not in label_of:
             raise ConvzooError(f"{path}: {relative} is in class folder {folder!r}, not in classInd.txt")
+        if len(parts) > 1 and not parts[1].isdigit():
+            raise ConvzooError(f"{path}: expected lines '<video path> [<label number>]', got {line!r}")
         label = int(parts[1]) - 1 if len(parts) > 1 else label_of[folder]
         if not 0 <= label < len(classes):
             raise ConvzooError(f"{path}: label {label + 1} of {relative} is not in 1..{len(classes)}")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from convzoo.data.video.sampling import VideoTransform, frames_to_clip
-from convzoo.data.video.ucf101 import load_ucf101, read_class_index
+from convzoo.data.video.ucf101 import load_ucf101, read_class_index, read_split_list
 from convzoo.errors import ConvzooError
 
 pytest.importorskip("av")
@@ -79,3 +79,10 @@ def test_bad_splits_and_missing_lists_are_refused(ucf_root):
         load_ucf101(ucf_root, split=4)
     with pytest.raises(ConvzooError, match=r"annotation file .*trainlist02\.txt does not exist"):
         load_ucf101(ucf_root, split=2)
+
+
+def test_a_malformed_split_line_is_one_error_naming_the_file(tmp_path):
+    split_file = tmp_path / "trainlist01.txt"
+    split_file.write_text("Basketball/v_Basketball_g01_c01.avi one\n")
+    with pytest.raises(ConvzooError, match=r"trainlist01\.txt: expected lines '<video path> \[<label number>\]'"):
+        read_split_list(split_file, ["Basketball"])
