@@ -452,9 +452,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 "of the image's height and width (default: the centre)")
     attention.set_defaults(run=cmd_attention, outputs={"out": "folder"})
 
-    predict = commands.add_parser("predict", help="top-k classes of images")
+    predict = commands.add_parser("predict", help="top-k classes of images (or of videos, with a video checkpoint)")
     predict.add_argument("checkpoint", type=Path)
-    predict.add_argument("images", nargs="+", type=Path)
+    predict.add_argument("images", nargs="+", type=Path, metavar="FILE",
+                         help="image files; video files or folders of frames for a video checkpoint")
     predict.add_argument("--top-k", type=positive_int, default=5)
     predict.set_defaults(run=cmd_predict)
 

@@ -41,8 +41,9 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
 
 
 # Tasks whose models have the classifier interface: logits (B, num_classes), forward_features,
-# forward_head, feature_info, reset_classifier. A hyperspectral classifier labels a pixel's patch.
-CLASSIFIER_TASKS = ("classification", "hyperspectral")
+# forward_head, feature_info, reset_classifier. A hyperspectral classifier labels a pixel's patch,
+# a video classifier a clip.
+CLASSIFIER_TASKS = ("classification", "hyperspectral", "video")
 
 
 def classifier_names() -> list[str]:
@@ -169,3 +170,26 @@ def write_omniglot(root: Path, background: tuple[str, ...], evaluation: tuple[st
                                       stroke % 15)
                 stroke += 1
     return root
+
+
+def write_video_frames(path: Path, frames: np.ndarray, fps: int = 10, codec: str = "mpeg4", gop_size: int = 5) -> Path:
+    """Write uint8 RGB ``frames`` ``(T, H, W, 3)`` (even H and W) as a real video file with PyAV."""
+    import pytest
+
+    av = pytest.importorskip("av")  # imported here: only the video tests need PyAV
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = gop_size
+        if codec == "libx264":
+            stream.options = {"crf": "1"}
+        else:
+            stream.bit_rate = 4_000_000
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path

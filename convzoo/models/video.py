@@ -5,6 +5,8 @@ Papers:
     Bourdev, Rob Fergus, Lorenzo Torresani, Manohar Paluri, ICCV 2015) https://arxiv.org/abs/1412.0767
     A Closer Look at Spatiotemporal Convolutions for Action Recognition (Du Tran, Heng Wang,
     Lorenzo Torresani, Jamie Ray, Yann LeCun, Manohar Paluri, CVPR 2018) https://arxiv.org/abs/1711.11248
+    Large-scale Video Classification with Convolutional Neural Networks (Andrej Karpathy, George Toderici,
+    Sanketh Shetty, Thomas Leung, Rahul Sukthankar, Li Fei-Fei, CVPR 2014) https://doi.org/10.1109/CVPR.2014.223
 
 A clip is a ``(C, T, H, W)`` volume: ``T`` frames of ``H x W`` pixels. A 2D convolution
 over a frame sees no motion; stacking the frames as channels lets only the *first* layer
@@ -15,6 +17,13 @@ keeps (and builds on) the temporal order (see :mod:`convzoo.ops.conv3d`).
 connected layers. Its first pool is 1x2x2, so that time is not merged too early (Sec. 3.2
 found 3x3x3 kernels in every layer best). The paper's "C3D feature" is the fc6 activation,
 averaged over the clips of a video and L2-normalised, used with a linear SVM (UCF101 82.3%).
+
+**C3D's small network** (``c3d_small``, Sec. 3.2) is the one the paper searched the kernel
+temporal depth ``d`` with: five ``d x 3 x 3`` convs (64, 128, 256, 256, 256), each followed
+by a pool (pool1 1x2x2, the others 2x2x2), two 2048-unit layers; ``d = 3`` everywhere won
+over 1, 5, 7 and the varying 3-3-5-5-7 and 7-5-5-3-3. Its 2D twin ``c2d_small`` (1x3x3
+kernels, 1x2x2 pools, head on each frame, logits averaged over frames) is the single-frame
+baseline with late fusion of Karpathy et al. (2014): it cannot tell the order of the frames.
 
 **R3D, MC3, R(2+1)D** (2018) put those convolutions in ResNet-18 (Table 1 of the 2018 paper):
 
@@ -38,6 +47,9 @@ Deviations:
       (``fixed_input_size``), since fc6 needs 8192 inputs.
     - C3D's descriptor: ``forward_head(x, pre_logits=True)`` is the interface's pre-logit
       vector, fc7's output; the paper's fc6 descriptor is :meth:`C3D.forward_descriptor`.
+    - ``c3d_small``: an adaptive average pool to 1x4x4 after pool5 (the identity at the paper's
+      16x112x112), so that fc6 takes ``widths[-1] x 16`` inputs at any clip of at least 16
+      frames of 16x16; optional batch norm (``norm_layer``), which the paper does not have.
 """
 
 from __future__ import annotations
@@ -50,12 +62,15 @@ import torch
 import torch.fx
 from torch import nn
 
-from convzoo.errors import InputShapeError
+from convzoo.errors import ConvzooError, InputShapeError
 from convzoo.models._classifier import ImageClassifier, classifier_layer
 from convzoo.ops.conv3d import Conv2Plus1d, conv2plus1d_mid_channels
 from convzoo.registry import Paper, register_model
 
-__all__ = ["C3D", "VideoResNet", "c3d", "check_clip_input", "mc3_18", "r2plus1d_18", "r3d_18"]
+__all__ = [
+    "C2DSmall", "C3D", "C3DSmall", "VideoResNet", "c2d_small", "c3d", "c3d_small", "check_clip_input", "mc3_18",
+    "r2plus1d_18", "r3d_18",
+]
 
 LayerFactory = Callable[..., nn.Module]
 # Builds one conv of a block: (in_channels, out_channels, stride, mid_channels) -> module.
@@ -86,19 +101,46 @@ C3D_DEVIATIONS = (
     "pool5 pads height and width by 1 (released model) so 16x112x112 gives 8192 fc6 inputs; He/N(0, 0.01) "
     "initialisation; fixed 16x112x112 input; pre_logits gives fc7, forward_descriptor the paper's fc6."
 )
+C3D_SMALL_DEVIATIONS = (
+    "an adaptive average pool to 1x4x4 after pool5 (the identity at 16x112x112) so that any clip of at least "
+    "16 frames of 16x16 runs; pool5 pads height and width by 1 (released C3D); He/N(0, 0.01) initialisation; "
+    "optional batch norm after each conv (none in the paper)."
+)
+C2D_SMALL_DEVIATIONS = (
+    "not in the paper: c3d_small with 1x3x3 convs and 1x2x2 pools (a 2D CNN on each frame), fc6-fc7 on each frame "
+    "and the logits averaged over the frames (late fusion, Karpathy et al. CVPR 2014); adaptive 4x4 pool per frame."
+)
 
 CLIP_LENGTH = 16  # frames per clip in both papers
 KINETICS_CLASSES = 400
 PROBE_FRAMES = 4  # frames of the small clips that input_shape gives for a quick run
 
 
+def _clip_minimum(min_frames: int, min_size: int) -> str:
+    """The smallest clip as words (" with T >= 16 and H, W >= 16"), empty when any clip runs."""
+    bounds = ([f"T >= {min_frames}"] if min_frames > 1 else []) + ([f"H, W >= {min_size}"] if min_size > 1 else [])
+    return f" with {' and '.join(bounds)}" if bounds else ""
+
+
 def check_clip_input(
-    x: torch.Tensor, in_chans: int, min_size: int, fixed_size: tuple[int, int, int] | None, model: str
+    x: torch.Tensor,
+    in_chans: int,
+    min_size: int,
+    fixed_size: tuple[int, int, int] | None,
+    model: str,
+    min_frames: int | None = None,
 ) -> None:
-    """Raise :class:`InputShapeError` unless ``x`` is a ``(B, in_chans, T, H, W)`` clip the model can take."""
+    """Raise :class:`InputShapeError` unless ``x`` is a ``(B, in_chans, T, H, W)`` clip the model can take.
+
+    ``min_size`` bounds the sides ``H, W``; ``min_frames`` bounds ``T`` (``min_size`` when not given).
+    """
+    min_frames = min_size if min_frames is None else min_frames
     if x.dim() != 5 or x.shape[1] != in_chans:
-        size = ", ".join(map(str, fixed_size)) if fixed_size else "T, H, W"
-        raise InputShapeError(f"{model} expects input of shape (B, {in_chans}, {size}), got {tuple(x.shape)}")
+        if fixed_size:
+            expected = f"(B, {in_chans}, {', '.join(map(str, fixed_size))})"
+        else:
+            expected = f"(B, {in_chans}, T, H, W){_clip_minimum(min_frames, min_size)}"
+        raise InputShapeError(f"{model} expects input of shape {expected}, got {tuple(x.shape)}")
     clip = tuple(x.shape[2:])
     if fixed_size is not None and clip != fixed_size:
         expected = "x".join(map(str, fixed_size))
@@ -106,8 +148,11 @@ def check_clip_input(
             f"{model} takes only {expected} clips (T x H x W), got {'x'.join(map(str, clip))}; "
             f"resize the input to (B, {in_chans}, {', '.join(map(str, fixed_size))})"
         )
-    if min(clip) < min_size:
-        raise InputShapeError(f"{model} needs clips of at least {min_size} frames and pixels, got {clip}")
+    if clip[0] < min_frames or min(clip[1:]) < min_size:
+        raise InputShapeError(
+            f"{model} needs clips of at least {min_frames} frame{'s' * (min_frames != 1)} of {min_size}x{min_size} pixels, "
+            f"got {'x'.join(map(str, clip))} (T x H x W)"
+        )
 
 
 # Keep the check a single node when the model is traced with torch.fx.
@@ -119,17 +164,22 @@ class VideoClassifier(ImageClassifier):
 
     # The only (T, H, W) a fixed-size model takes; its H (= W) is also ``fixed_input_size``.
     fixed_clip_size: tuple[int, int, int] | None = None
+    # The fewest frames the temporal downsampling takes; ``min_input_size`` bounds the sides.
+    min_clip_frames: int = 1
 
     def input_shape(self, side: int, frames: int = PROBE_FRAMES) -> tuple[int, int, int, int]:
-        """``(C, T, H, W)`` of a clip the model takes: its fixed size, else ``frames`` frames of ``side x side``.
+        """``(C, T, H, W)`` of a clip the model takes: its fixed size, else ``frames`` frames (at least
+        ``min_clip_frames``) of ``side x side``.
 
         Code written for images (``(C, side, side)``) asks this to build a clip instead.
         """
-        return (self.in_chans, *(self.fixed_clip_size or (frames, side, side)))
+        return (self.in_chans, *(self.fixed_clip_size or (max(frames, self.min_clip_frames), side, side)))
 
     def check_input(self, x: torch.Tensor) -> None:
         """Raise :class:`InputShapeError` unless ``x`` is a batch of clips the model takes."""
-        check_clip_input(x, self.in_chans, self.min_input_size, self.fixed_clip_size, type(self).__name__)
+        check_clip_input(
+            x, self.in_chans, self.min_input_size, self.fixed_clip_size, type(self).__name__, self.min_clip_frames
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -168,7 +218,32 @@ C3D_CONVS: tuple[tuple[tuple[str, ...], int, tuple[int, int, int], tuple[int, in
 C3D_FC_INPUTS = 512 * 1 * 4 * 4  # pool5 at 16x112x112
 
 
-class C3D(VideoClassifier):
+class C3DHead(VideoClassifier):
+    """The C3D networks' head: fc6 and fc7 with ReLU and dropout, fc8 to the classes (``classifier``)."""
+
+    @staticmethod
+    def fully_connected(in_features: int, features: int, num_classes: int, act_layer: LayerFactory,
+                        drop_rate: float) -> nn.Sequential:
+        return nn.Sequential(OrderedDict(
+            fc6=nn.Linear(in_features, features),
+            relu6=act_layer(),
+            drop6=nn.Dropout(drop_rate),
+            fc7=nn.Linear(features, features),
+            relu7=act_layer(),
+            drop7=nn.Dropout(drop_rate),
+            fc8=classifier_layer(features, num_classes),
+        ))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier.fc8
+
+    def reset_classifier(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.classifier.fc8 = classifier_layer(self.num_features, num_classes)
+        self._init_linear(self.classifier.fc8)
+
+
+class C3D(C3DHead):
     """C3D: eight 3x3x3 convs, five max-pools, fc6 and fc7 of 4096 units, fc8 to the classes.
 
     Args:
@@ -209,15 +284,7 @@ class C3D(VideoClassifier):
             reduction *= pool[-1]
             self.feature_info.append(dict(num_chs=width, reduction=reduction, module=f"features.pool{index}"))
         self.features = nn.Sequential(layers)  # (B, 512, 1, 4, 4) at 16x112x112
-        self.classifier = nn.Sequential(OrderedDict(
-            fc6=nn.Linear(C3D_FC_INPUTS, 4096),
-            relu6=act_layer(),
-            drop6=nn.Dropout(drop_rate),
-            fc7=nn.Linear(4096, 4096),
-            relu7=act_layer(),
-            drop7=nn.Dropout(drop_rate),
-            fc8=classifier_layer(4096, num_classes),
-        ))
+        self.classifier = self.fully_connected(C3D_FC_INPUTS, 4096, num_classes, act_layer, drop_rate)
         self._init_weights()
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,13 +303,172 @@ class C3D(VideoClassifier):
         x = torch.flatten(self.forward_features(x), 1)  # (B, 8192)
         return self.classifier.relu6(self.classifier.fc6(x))  # (B, 4096)
 
-    def get_classifier(self) -> nn.Module:
-        return self.classifier.fc8
+# ---------------------------------------------------------------- C3D's small networks (Sec. 3.2) and their 2D twin
 
-    def reset_classifier(self, num_classes: int) -> None:
+
+SMALL_WIDTHS = (64, 128, 256, 256, 256)  # conv1..conv5, one conv per pool
+SMALL_FC_FEATURES = 2048
+SMALL_POOLED_SIDE = 4  # pool5's side at 16x112x112 (7x7 padded to 4x4): fc6 reads widths[-1] x 4 x 4
+SMALL_MIN_SIDE = 16  # pool1..pool4 halve the sides; padded pool5 keeps a 1x1 map
+SMALL_MIN_FRAMES = 16  # pool2..pool5 halve time: 16 frames leave one after pool5
+UCF101_CLASSES = 101
+
+
+# Norms by name, so that the command line (--model-kwargs norm_layer=batchnorm) and checkpoints' JSON can choose one.
+NORM_LAYERS: dict[str, LayerFactory] = {"batchnorm": nn.BatchNorm3d}
+
+
+def _norm_factory(norm_layer: LayerFactory | str | None) -> LayerFactory | None:
+    if not isinstance(norm_layer, str):
+        return norm_layer
+    if norm_layer not in NORM_LAYERS:
+        raise ConvzooError(f"unknown norm_layer {norm_layer!r}; expected one of {', '.join(NORM_LAYERS)} or a callable")
+    return NORM_LAYERS[norm_layer]
+
+
+def _temporal_depths(temporal_depth: int | Sequence[int]) -> tuple[int, ...]:
+    """One kernel temporal depth per conv; odd, so that padding ``d // 2`` keeps the frames."""
+    depths = (temporal_depth,) * len(SMALL_WIDTHS) if isinstance(temporal_depth, int) else tuple(temporal_depth)
+    if len(depths) != len(SMALL_WIDTHS) or not all(isinstance(d, int) and d > 0 and d % 2 == 1 for d in depths):
+        raise ConvzooError(
+            f"temporal_depth must be an odd positive int or {len(SMALL_WIDTHS)} of them (one per conv), "
+            f"got {temporal_depth!r}"
+        )
+    return depths
+
+
+class C3DSmall(C3DHead):
+    """The network of C3D's kernel-depth study (Sec. 3.2): five convs, five max-pools, two 2048-unit layers.
+
+    Each conv is ``d x 3 x 3`` (stride 1, padding keeping the size) and is followed by a
+    ReLU and a max-pool: pool1 is 1x2x2, the others 2x2x2 (pool5 padded spatially by 1, as
+    the released C3D). fc6 and fc7 have ``fc_features`` units with dropout, fc8 gives the
+    logits. The paper trains it with ``d`` = 1, 3, 5 or 7 in every layer, 3-3-5-5-7 and
+    7-5-5-3-3 on UCF101, finding 3 best (Fig. 2): 17,444,965 parameters at ``d`` = 3 with
+    101 classes. An adaptive average pool to 1x4x4 after pool5 (as torchvision's VGG pools
+    to 7x7) makes fc6 read ``widths[-1] x 16`` values at any clip size; it is the identity
+    at the paper's 16x112x112.
+
+    Args:
+        num_classes: outputs of fc8; 0 for none (the ``fc_features`` fc7 features).
+        in_chans: channels of the input clip.
+        temporal_depth: kernel temporal depth ``d`` of every conv, or one (odd) per conv.
+        widths: filters of conv1..conv5.
+        fc_features: units of fc6 and fc7 (``num_features``).
+        drop_rate: dropout probability after fc6 and fc7.
+        act_layer: builds an activation from no arguments.
+        norm_layer: builds a norm from a channel count, placed after every conv (whose bias
+            is then dropped), or ``"batchnorm"``; ``None`` for none, as in the paper.
+
+    Shape:
+        - Input: ``(B, in_chans, T, H, W)``, ``T, H, W >= 16``
+        - Output: ``(B, num_classes)``
+    """
+
+    min_input_size = SMALL_MIN_SIDE
+    min_clip_frames = SMALL_MIN_FRAMES
+    # C2DSmall: no temporal pooling, and the head runs on each frame, its outputs averaged.
+    frame_wise = False
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = UCF101_CLASSES,
+        in_chans: int = 3,
+        temporal_depth: int | Sequence[int] = 3,
+        widths: Sequence[int] = SMALL_WIDTHS,
+        fc_features: int = SMALL_FC_FEATURES,
+        drop_rate: float = 0.5,
+        act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+        norm_layer: LayerFactory | str | None = None,
+    ) -> None:
+        super().__init__()
+        depths = _temporal_depths(temporal_depth)
+        norm_layer = _norm_factory(norm_layer)
+        if len(widths) != len(SMALL_WIDTHS):
+            raise ConvzooError(f"widths must give {len(SMALL_WIDTHS)} conv widths, got {tuple(widths)}")
+        self.in_chans = in_chans
         self.num_classes = num_classes
-        self.classifier.fc8 = classifier_layer(self.num_features, num_classes)
-        self._init_linear(self.classifier.fc8)
+        self.num_features = fc_features
+        layers: OrderedDict[str, nn.Module] = OrderedDict()
+        self.feature_info = []
+        in_channels = in_chans
+        for index, (depth, width) in enumerate(zip(depths, widths), start=1):
+            layers[f"conv{index}"] = nn.Conv3d(
+                in_channels, width, (depth, 3, 3), padding=(depth // 2, 1, 1), bias=norm_layer is None
+            )
+            if norm_layer is not None:
+                layers[f"norm{index}"] = norm_layer(width)
+            layers[f"relu{index}"] = act_layer()
+            layers[f"pool{index}"] = self._pool(index)
+            self.feature_info.append(dict(num_chs=width, reduction=2**index, module=f"features.pool{index}"))
+            in_channels = width
+        self.features = nn.Sequential(layers)
+        # Time: one step left (C3D), or every frame kept (C2DSmall); space: pool5's 4x4 at 112x112.
+        self.avgpool = nn.AdaptiveAvgPool3d((None if self.frame_wise else 1, SMALL_POOLED_SIDE, SMALL_POOLED_SIDE))
+        self.classifier = self.fully_connected(in_channels * SMALL_POOLED_SIDE**2, fc_features, num_classes,
+                                               act_layer, drop_rate)
+        self._init_weights()
+
+    def _pool(self, index: int) -> nn.MaxPool3d:
+        """pool1 keeps time (Sec. 3.2), the others halve it (none does in the 2D twin); pool5 pads H and W."""
+        time = 1 if index == 1 or self.frame_wise else 2
+        padding = (0, 1, 1) if index == len(SMALL_WIDTHS) else 0
+        return nn.MaxPool3d((time, 2, 2), stride=(time, 2, 2), padding=padding)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)  # (B, 256, 1, 4, 4) at 16x112x112; C2DSmall: (B, 256, 16, 4, 4)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.avgpool(x)  # (B, C, t, 4, 4): t = 1, or T for C2DSmall
+        x = x.transpose(1, 2).flatten(2)  # (B, t, C * 16): fc6's input for each time step
+        # fc7's features averaged over the frames; fc8 is linear, so its logits are the frames' mean logits.
+        x = self.classifier[:-1](x).mean(1)  # (B, fc_features)
+        return x if pre_logits else self.classifier.fc8(x)
+
+class C2DSmall(C3DSmall):
+    """The frame-averaged 2D baseline of :class:`C3DSmall`: the same layers on each frame alone, logits averaged.
+
+    Every conv is 1x3x3 and every pool 1x2x2, so the convs are a 2D CNN applied to each
+    frame; fc6 and fc7 run on each frame's pooled features, and the frames' fc7 features
+    (so, fc8 being linear, their logits) are averaged: the single-frame network with late
+    fusion by averaging of Karpathy et al., "Large-scale Video Classification with
+    Convolutional Neural Networks" (CVPR 2014). It sees no motion: the order of the frames
+    does not change its output. Parameters: those of :class:`C3DSmall` with ``d`` = 1.
+
+    Args:
+        num_classes: outputs of fc8; 0 for none (the ``fc_features`` averaged fc7 features).
+        in_chans: channels of the input clip.
+        widths: filters of conv1..conv5.
+        fc_features: units of fc6 and fc7 (``num_features``).
+        drop_rate: dropout probability after fc6 and fc7.
+        act_layer: builds an activation from no arguments.
+        norm_layer: builds a norm from a channel count, placed after every conv, or ``"batchnorm"``; ``None`` for
+            none.
+
+    Shape:
+        - Input: ``(B, in_chans, T, H, W)``, any ``T``, ``H, W >= 16``
+        - Output: ``(B, num_classes)``
+    """
+
+    min_clip_frames = 1
+    frame_wise = True
+
+    def __init__(
+        self,
+        *,
+        num_classes: int = UCF101_CLASSES,
+        in_chans: int = 3,
+        widths: Sequence[int] = SMALL_WIDTHS,
+        fc_features: int = SMALL_FC_FEATURES,
+        drop_rate: float = 0.5,
+        act_layer: LayerFactory = partial(nn.ReLU, inplace=True),
+        norm_layer: LayerFactory | str | None = None,
+    ) -> None:
+        super().__init__(
+            num_classes=num_classes, in_chans=in_chans, temporal_depth=1, widths=widths, fc_features=fc_features,
+            drop_rate=drop_rate, act_layer=act_layer, norm_layer=norm_layer,
+        )
 
 
 # ---------------------------------------------------------------- R3D, MC3, R(2+1)D
@@ -408,7 +634,7 @@ class VideoResNet(VideoClassifier):
 
 # ---------------------------------------------------------------- builders
 
-_VIDEO = dict(family="video", input_size=(3, CLIP_LENGTH, 112, 112))
+_VIDEO = dict(family="video", task="video", input_size=(3, CLIP_LENGTH, 112, 112))
 
 
 @register_model(**_VIDEO, paper=R21D_PAPER, num_classes=KINETICS_CLASSES, torchvision="r3d_18",
@@ -437,3 +663,15 @@ def r2plus1d_18(**kwargs: Any) -> VideoResNet:
 def c3d(**kwargs: Any) -> C3D:
     """C3D for Sports-1M (487 classes): 79,991,015 parameters; 78,409,573 with 101 classes (UCF101)."""
     return C3D(**kwargs)
+
+
+@register_model(**_VIDEO, paper=C3D_PAPER, num_classes=UCF101_CLASSES, deviations=C3D_SMALL_DEVIATIONS)
+def c3d_small(**kwargs: Any) -> C3DSmall:
+    """C3D's Sec. 3.2 network (5 convs, 2 x 2048 fc), depth 3: 17,444,965 parameters with 101 classes (UCF101)."""
+    return C3DSmall(**kwargs)
+
+
+@register_model(**_VIDEO, paper=C3D_PAPER, num_classes=UCF101_CLASSES, deviations=C2D_SMALL_DEVIATIONS)
+def c2d_small(**kwargs: Any) -> C2DSmall:
+    """c3d_small's 2D twin on each frame, logits averaged over the frames (the single-frame baseline)."""
+    return C2DSmall(**kwargs)

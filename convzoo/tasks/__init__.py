@@ -28,6 +28,7 @@ TASKS: dict[str, str] = {
     "segmentation": "convzoo.tasks.segmentation.task",
     "metric": "convzoo.tasks.metric.task",
     "pose": "convzoo.tasks.pose.task",
+    "video": "convzoo.tasks.video.task",
 }
 
 

@@ -103,6 +103,13 @@ class TrainConfig:
     heatmap_sigma: float | None = None  # Gaussian targets, heatmap pixels; None: 2 top-down, 7/8 bottom-up
     pose_images: int = 1024  # synthetic training images of the embedded default; val and test get a quarter each
 
+    # --task video (convzoo.tasks.video)
+    clip_length: int = 16  # frames per clip (C3D and torchvision's video models: 16)
+    frame_stride: int = 1  # distance between consecutive frames of a clip read from video files
+    eval_clips: int = 10  # evenly spaced clips per test video whose scores are averaged (C3D's 10)
+    split: int = 1  # UCF101's train/test split: 1, 2 or 3
+    video_clips: int = 4800  # training clips of the generated moving digits; val and test get an eighth each
+
     seed: int = 0
     deterministic: bool = False
     out: str = "runs/latest"
@@ -215,6 +222,11 @@ NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("samples_per_class", lambda v: v >= 2, "at least 2 (positives come from the same class)"),
     ("heatmap_sigma", lambda v: v > 0, "greater than 0"),
     ("pose_images", lambda v: v >= 4, "at least 4 (val and test get a quarter each)"),
+    ("clip_length", lambda v: v >= 1, "at least 1"),
+    ("frame_stride", lambda v: v >= 1, "at least 1"),
+    ("eval_clips", lambda v: v >= 1, "at least 1"),
+    ("split", lambda v: v in (1, 2, 3), "1, 2 or 3 (UCF101's three splits)"),
+    ("video_clips", lambda v: v >= 8, "at least 8 (val and test get an eighth each)"),
     ("checkpoint_every", lambda v: v >= 0, "at least 0"),
     ("kd_temperature", lambda v: v > 0, "greater than 0"),
     ("kd_alpha", lambda v: 0 <= v <= 1, "in [0, 1]"),
@@ -228,6 +240,7 @@ TRAINABLE_BY: dict[str, tuple[str, ...]] = {
     "segmentation": ("segmentation",),
     "metric": ("metric",),
     "pose": ("pose",),
+    "video": ("video",),
 }
 
 

@@ -10,7 +10,7 @@ from convzoo.analysis import receptive_field
 from convzoo.registry import meta_model
 
 
-FEATURE_TASKS = ("classification", "hyperspectral", "metric")  # a metric model: its backbone's last map
+FEATURE_TASKS = ("classification", "hyperspectral", "metric", "video")  # a metric model: its backbone's last map
 
 
 def rf_table() -> str:

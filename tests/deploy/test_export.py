@@ -33,8 +33,9 @@ from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint
 MODELS = convzoo.list_models()
 SIDES = (32, 64, 92, 128, 188)  # 92: Inception's unpadded stem; 188: the smallest size the original U-Net takes
 # The TorchScript exporter writes adaptive average pooling as a fixed AveragePool, so the feature map must be a
-# whole multiple of the pooled 6x6 (AlexNet) or 7x7 (VGG): these export at their own 224-pixel input.
-AT_DEFAULT_INPUT = ("alexnet*", "vgg*")
+# whole multiple of the pooled 6x6 (AlexNet), 7x7 (VGG) or 4x4 (c3d_small, c2d_small): these export at their own
+# default input (224 pixels; 16x112x112 clips).
+AT_DEFAULT_INPUT = ("alexnet*", "vgg*", "c3d_small", "c2d_small")
 
 
 def small_input(name: str) -> tuple[int, ...]:

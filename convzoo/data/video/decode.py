@@ -8,7 +8,8 @@ holds the whole video in memory.
 
 Frame ``i`` is the ``i``-th frame in presentation order; it is found from a decoded
 frame's timestamp, ``round((pts - start) * time_base * fps)``. A stream without
-timestamps is decoded from its start and counted instead.
+timestamps is decoded from its start and counted instead. A time slot the file stores no
+picture for (an AVI's empty frames) shows the picture before it, as a player does.
 
 Reading needs PyAV (``pip install av``, or ``pip install 'convzoo[video]'``); it is
 imported when a video is opened, so convzoo itself imports without it.
@@ -149,15 +150,19 @@ class VideoReader:
         start = self._stream.start_time or 0
         decoded: dict[int, np.ndarray] = {}
         last = max(wanted)
+        previous: tuple[int, Any] | None = None  # the last decoded frame before this one, and its index
         try:
             for position, frame in enumerate(self._container.decode(self._stream)):
                 if frame.pts is None and not counted:
                     return {}  # no timestamps: only counting from the start tells the index
                 index = position if frame.pts is None else self._index_of(frame.pts - start)
+                if previous is not None:
+                    _hold(previous, index, wanted, decoded)
                 if index in wanted:
                     decoded[index] = frame.to_ndarray(format="rgb24")  # (H, W, 3)
                 if index >= last:
                     break
+                previous = (index, frame)
         except av.error.FFmpegError as error:
             raise ConvzooError(f"cannot decode {self.path}: {error}") from None
         return decoded
@@ -167,6 +172,21 @@ class VideoReader:
 
     def _index_of(self, pts: int) -> int:
         return round(pts * self._stream.time_base * self._rate)
+
+
+def _hold(previous: tuple[int, Any], index: int, wanted: set[int], decoded: dict[int, np.ndarray]) -> None:
+    """Give the wanted frames the file skips between ``previous`` and ``index`` the previous frame's pixels.
+
+    A file may store no picture for some time slots (an AVI's empty "drop" frames, a
+    variable-rate stream): its headers count them, and a player shows the previous
+    picture for them, as this does.
+    """
+    previous_index, frame = previous
+    skipped = [wanted_index for wanted_index in wanted if previous_index < wanted_index < index]
+    if skipped:
+        pixels = frame.to_ndarray(format="rgb24")  # (H, W, 3)
+        for skipped_index in skipped:
+            decoded[skipped_index] = pixels
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:

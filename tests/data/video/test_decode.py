@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +68,25 @@ def test_missing_pyav_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)  # makes `import av` fail
     with pytest.raises(ConvzooError, match=r"pip install 'convzoo\[video\]'"):
         require_av()
+
+
+def test_time_slots_without_a_picture_show_the_picture_before(tmp_path):
+    """An AVI whose stream skips two time slots (as opencv-doc's tree.avi skips most): its headers count them."""
+    av = pytest.importorskip("av")
+    path = tmp_path / "gaps.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = 32
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 10)
+        for level, pts in enumerate([0, 1, 4, 5, 6, 7]):
+            frame = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 40 * level, np.uint8), format="rgb24")
+            frame.pts, frame.time_base = pts, Fraction(1, 10)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert probe_video(path).num_frames == 8
+    levels = read_frames(path, list(range(8))).float().mean(dim=(1, 2, 3))
+    torch.testing.assert_close(levels, torch.tensor([0.0, 40, 40, 40, 80, 120, 160, 200]), atol=8, rtol=0)
+    torch.testing.assert_close(read_frames(path, [3, 2]).float().mean(), torch.tensor(40.0), atol=8, rtol=0)

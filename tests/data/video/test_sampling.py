@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pickle
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from convzoo.data.video.sampling import (
     KINETICS_MEAN,
@@ -18,6 +20,7 @@ from convzoo.data.video.sampling import (
     normalize_clip,
     random_crop,
     resize_short_side,
+    to_gray,
 )
 from convzoo.errors import ConvzooError
 
@@ -62,11 +65,19 @@ def test_frames_become_a_channels_first_unit_clip():
 
 
 def test_short_side_resize_keeps_the_aspect_ratio():
-    clip = torch.full((3, 2, 24, 32), 0.5)
-    resized = resize_short_side(clip, 48)
-    assert resized.shape == (3, 2, 48, 64)
-    torch.testing.assert_close(resized, torch.full_like(resized, 0.5))
-    assert resize_short_side(torch.rand(3, 2, 40, 30), 15).shape == (3, 2, 20, 15)
+    frames = torch.full((2, 24, 32, 3), 128, dtype=torch.uint8)
+    resized = resize_short_side(frames, 48)
+    assert resized.shape == (2, 48, 64, 3) and resized.dtype == torch.uint8
+    assert (resized == 128).all()
+    assert resize_short_side(torch.zeros(2, 40, 30, 3, dtype=torch.uint8), 15).shape == (2, 20, 15, 3)
+
+
+def test_resizing_bytes_matches_resizing_the_float_clip():
+    frames = torch.randint(0, 256, (3, 36, 50, 3), dtype=torch.uint8)
+    float_frames = frames.permute(0, 3, 1, 2).float()
+    expected = F.interpolate(float_frames, size=(20, 28), mode="bilinear", align_corners=False, antialias=True)
+    resized = resize_short_side(frames, 20).permute(0, 3, 1, 2).float()
+    assert (resized - expected).abs().max() <= 1.0
 
 
 def test_crops_take_the_same_window_in_every_frame():
@@ -95,3 +106,23 @@ def test_video_transform_gives_a_normalised_square_clip(train):
     assert clip.shape == (3, 6, 28, 28) and torch.isfinite(clip).all()
     with pytest.raises(ConvzooError, match="crop_size 40 is larger than short_side 32"):
         VideoTransform(short_side=32, crop_size=40)
+
+
+def test_gray_clips_are_the_frames_luma_as_pil_computes_it():
+    from PIL import Image
+
+    frames = torch.randint(0, 256, (2, 8, 8, 3), dtype=torch.uint8)
+    pil_luma = torch.from_numpy(np.array(Image.fromarray(frames[1].numpy()).convert("L"))).float() / 255
+    gray = to_gray(frames_to_clip(frames))  # (1, 2, 8, 8)
+    assert gray.shape == (1, 2, 8, 8)
+    torch.testing.assert_close(gray[0, 1], pil_luma, atol=1 / 255, rtol=0)  # PIL rounds to 8 bits
+    clip = VideoTransform(short_side=8, crop_size=8, mean=(0.0,), std=(1.0,), in_chans=1)(frames)
+    torch.testing.assert_close(clip, gray)
+
+
+def test_a_gray_transform_needs_one_mean_and_std():
+    with pytest.raises(ConvzooError, match="1-channel clips need 1 means and stds, got 3 and 3"):
+        VideoTransform(in_chans=1)
+    with pytest.raises(ConvzooError, match="3 channels .RGB. or 1 .gray., not 2"):
+        VideoTransform(in_chans=2)
+
