@@ -22,6 +22,8 @@ def test_the_models_registry_task_chooses_the_task_and_its_defaults():
     assert resolve_config(model="hybridsn").task == "hyperspectral"
     assert resolve_config(model="lenet5").task == "classification"
     assert resolve_config(model="lenet5", task="hyperspectral").task == "hyperspectral"  # a classifier on patches
+    video = resolve_config(model="r2plus1d_18")
+    assert video.task == "video" and (video.batch_size, video.lr) == (32, 1e-3)
 
 
 @pytest.mark.parametrize(("model", "task", "right"), [
