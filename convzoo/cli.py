@@ -146,6 +146,17 @@ def cmd_predict(args: argparse.Namespace) -> None:
         print(line)
 
 
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    model, meta = load_checkpoint(args.checkpoint)
+    retrieve = get_task(meta.task).retrieve
+    if retrieve is None:
+        able = ", ".join(name for name in TASKS if get_task(name).retrieve is not None)
+        raise ConvzooError(f"{args.checkpoint} is a {meta.task} checkpoint, which retrieves nothing; convzoo retrieve "
+                           f"takes checkpoints of the tasks {able}")
+    for line in retrieve(args, model, meta):
+        print(line)
+
+
 def cmd_rf(args: argparse.Namespace) -> None:
     from convzoo.analysis.receptive_field import format_receptive_field, receptive_field
 
@@ -378,7 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--batch-size", type=positive_int, default=256)
     evaluation.add_argument("--out", type=Path, help="hyperspectral checkpoints: the classification map PNG "
                             "(default: classification_map.png); segmentation checkpoints: a PNG of the split's "
-                            "first images, their ground truth and prediction (default: none)")
+                            "first images, their ground truth and prediction (default: none); crossmodal "
+                            "checkpoints: the precision-recall curves PNG (default: none)")
     evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
                             "(default: the trained one; a blind model 15 25 50)")
     evaluation.set_defaults(run=cmd_eval, outputs={"out": "file"})
@@ -458,6 +470,16 @@ def build_parser() -> argparse.ArgumentParser:
                          help="image files; video files or folders of frames for a video checkpoint")
     predict.add_argument("--top-k", type=positive_int, default=5)
     predict.set_defaults(run=cmd_predict)
+
+    retrieve = commands.add_parser("retrieve", help="the gallery items nearest to a query: images for an image "
+                                   "(metric learning, --gallery DIR) or images for a text (crossmodal, --text)")
+    retrieve.add_argument("checkpoint", type=Path)
+    retrieve.add_argument("query", type=Path, nargs="?", help="query image (metric-learning checkpoints)")
+    retrieve.add_argument("--gallery", type=Path, help="folder of images, subfolders searched (metric learning)")
+    retrieve.add_argument("--text", help="query words (crossmodal checkpoints: ranks the test split's images)")
+    retrieve.add_argument("--top-k", type=positive_int, default=5)
+    retrieve.add_argument("--out", type=Path, default=Path("retrieved.png"), help="the strip (default: retrieved.png)")
+    retrieve.set_defaults(run=cmd_retrieve, outputs={"out": "file"})
 
     for name in TASKS:
         add_task_commands = get_task(name).add_commands

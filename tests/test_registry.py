@@ -24,8 +24,10 @@ def test_list_is_sorted_and_filtered():
     assert pose >= {"hourglass_s1", "hourglass_s2", "hourglass_s8", "openpose_coco", "openpose_small"}
     video = set(convzoo.list_models(task="video"))
     assert video >= {"c3d", "r3d_18", "mc3_18", "r2plus1d_18"}
+    crossmodal = set(convzoo.list_models(task="crossmodal"))
+    assert crossmodal == {"dscmr"}
     assert set(convzoo.list_models(task="classification")) == (
-        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric - pose - video
+        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric - pose - video - crossmodal
     )
 
 

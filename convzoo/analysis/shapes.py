@@ -18,7 +18,7 @@ def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tup
     """``(name, shape)`` of each ``feature_info`` stage and of the output, for a batch of 1.
 
     A model that returns a dict of maps (torchvision's segmentation models: ``"out"``,
-    ``"aux"``) gets one ``output[key]`` row per map. ``model`` should live on the meta
+    ``"aux"``), or a named tuple, gets one ``output[key]`` row per entry. ``model`` should live on the meta
     device (build it under ``torch.device("meta")``).
     """
     shapes: dict[str, tuple[int, ...]] = {}
@@ -40,6 +40,8 @@ def stage_shapes(model: nn.Module, input_size: tuple[int, int, int]) -> list[tup
     finally:
         for handle in handles:
             handle.remove()
+    if hasattr(output, "_asdict"):  # a named tuple of tensors (dscmr's DSCMROutput): one row per field
+        output = output._asdict()
     if isinstance(output, Mapping):
         return [*shapes.items(), *((f"output[{key}]", tuple(value.shape)) for key, value in output.items())]
     return [*shapes.items(), ("output", tuple(output.shape))]

@@ -29,6 +29,7 @@ TASKS: dict[str, str] = {
     "metric": "convzoo.tasks.metric.task",
     "pose": "convzoo.tasks.pose.task",
     "video": "convzoo.tasks.video.task",
+    "crossmodal": "convzoo.tasks.crossmodal.task",
 }
 
 

@@ -110,6 +110,13 @@ class TrainConfig:
     split: int = 1  # UCF101's train/test split: 1, 2 or 3
     video_clips: int = 4800  # training clips of the generated moving digits; val and test get an eighth each
 
+    # --task crossmodal (convzoo.tasks.crossmodal)
+    crossmodal_alpha: float = 1e-3  # weight of DSCMR's common-space loss J2 (the released code's)
+    crossmodal_beta: float = 1e-1  # weight of DSCMR's modality-invariance loss J3 (the released code's)
+    crossmodal_ablate: str = "none"  # a loss left out (the paper's ablation): none, label, common or invariance
+    image_encoder: str = "resnet18"  # --dataset image-text: the frozen zoo CNN whose pooled features the images become
+    image_encoder_weights: str | None = None  # its checkpoint (torchvision, timm, convzoo); None: random (tests only)
+
     seed: int = 0
     deterministic: bool = False
     out: str = "runs/latest"
@@ -227,6 +234,8 @@ NUMERIC_RANGES: tuple[tuple[str, Callable[[float], bool], str], ...] = (
     ("eval_clips", lambda v: v >= 1, "at least 1"),
     ("split", lambda v: v in (1, 2, 3), "1, 2 or 3 (UCF101's three splits)"),
     ("video_clips", lambda v: v >= 8, "at least 8 (val and test get an eighth each)"),
+    ("crossmodal_alpha", lambda v: v >= 0, "at least 0"),
+    ("crossmodal_beta", lambda v: v >= 0, "at least 0"),
     ("checkpoint_every", lambda v: v >= 0, "at least 0"),
     ("kd_temperature", lambda v: v > 0, "greater than 0"),
     ("kd_alpha", lambda v: 0 <= v <= 1, "in [0, 1]"),
@@ -241,6 +250,7 @@ TRAINABLE_BY: dict[str, tuple[str, ...]] = {
     "metric": ("metric",),
     "pose": ("pose",),
     "video": ("video",),
+    "crossmodal": ("crossmodal",),
 }
 
 
@@ -297,6 +307,8 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     # c3d_small (narrow, batch norm) on the moving digits: batches of 32 at 1e-3 reached 96% test clip accuracy in
     # 4 epochs (benchmarks/video.py); a batch of 16-frame clips is also 16 times the memory of a batch of images.
     "video": dict(batch_size=32, lr=1e-3),
+    # DSCMR's released code: Adam at 1e-4 (betas (0.5, 0.999), set by the task), batch 100, no schedule.
+    "crossmodal": dict(batch_size=100, lr=1e-4, optimizer="adam", schedule="constant", epochs=100),
 }
 
 

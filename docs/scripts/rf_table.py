@@ -20,6 +20,8 @@ def rf_table() -> str:
     ]
     for name in convzoo.list_models():
         size = tuple(convzoo.model_card(name)["input_size"])
+        if len(size) < 2:  # a network over feature vectors (dscmr) has no spatial field
+            continue
         result = receptive_field(meta_model(name), size)
         # A classifier's last feature map; a dense predictor's (denoiser, segmenter) output pixel.
         last = result.stages[-1] if result.stages and convzoo.model_card(name)["task"] in FEATURE_TASKS else result.output

@@ -137,6 +137,8 @@ def test_squeeze_excitation_makes_the_field_global():
 def test_every_registered_model_is_fast_and_finite():
     classifiers = set(classifier_names())
     for name in list_models():
+        if len(get_entry(name).input_size) < 2:  # a network over feature vectors (dscmr) has no spatial field
+            continue
         with torch.device("meta"):
             model = create_model(name)
         result = receptive_field(model, get_entry(name).input_size)

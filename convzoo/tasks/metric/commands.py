@@ -1,5 +1,6 @@
 """Metric learning on the command line: its ``convzoo train`` flags, what ``train`` and ``eval`` print, and its own
-commands, ``convzoo verify CHECKPOINT A B`` and ``convzoo retrieve CHECKPOINT QUERY --gallery DIR``."""
+command ``convzoo verify CHECKPOINT A B``, and what the common ``convzoo retrieve CHECKPOINT QUERY --gallery DIR``
+does for it."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ from convzoo.train.checkpoint import CheckpointMeta
 from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "score_lines", "train_summary"]
+__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "retrieve", "score_lines",
+           "train_summary"]
 
 SPLITS = ("train", "val", "test")
 
@@ -93,15 +95,6 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("second", type=Path, metavar="IMAGE_B")
     verify.set_defaults(run=cmd_verify)
 
-    retrieve = commands.add_parser("retrieve", help="the gallery images nearest to a query under a metric-learning "
-                                   "checkpoint, in a strip PNG")
-    retrieve.add_argument("checkpoint", type=Path)
-    retrieve.add_argument("query", type=Path)
-    retrieve.add_argument("--gallery", type=Path, required=True, help="folder of images (subfolders searched)")
-    retrieve.add_argument("--top-k", type=positive_int, default=5)
-    retrieve.add_argument("--out", type=Path, default=Path("retrieved.png"), help="the strip (default: retrieved.png)")
-    retrieve.set_defaults(run=cmd_retrieve, outputs={"out": "file"})
-
 
 def cmd_verify(args: argparse.Namespace) -> None:
     result = verify_files(args.checkpoint, args.first, args.second)
@@ -113,8 +106,12 @@ def cmd_verify(args: argparse.Namespace) -> None:
     print(f"verdict    {'same' if result.same else 'different'}")
 
 
-def cmd_retrieve(args: argparse.Namespace) -> None:
+def retrieve(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> list[str]:
+    """``convzoo retrieve CHECKPOINT QUERY --gallery DIR``: the nearest gallery images, and the strip drawn."""
+    if args.query is None or args.gallery is None:
+        raise ConvzooError(f"{args.checkpoint} is a metric-learning checkpoint: it retrieves images for an image; "
+                           "give QUERY and --gallery DIR")
     result = retrieve_files(args.checkpoint, args.query, args.gallery, top_k=args.top_k, out=args.out)
-    for rank, (path, distance) in enumerate(zip(result.files, result.distances), start=1):
-        print(f"{rank:3d}  {distance:.4f}  {path}")
-    print(f"strip  {result.strip}")
+    lines = [f"{rank:3d}  {distance:.4f}  {path}"
+             for rank, (path, distance) in enumerate(zip(result.files, result.distances), start=1)]
+    return [*lines, f"strip  {result.strip}"]

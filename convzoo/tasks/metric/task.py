@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from convzoo.tasks.metric.commands import add_commands, add_train_arguments, evaluate, predict, train_summary
+from convzoo.tasks.metric.commands import (
+    add_commands,
+    add_train_arguments,
+    evaluate,
+    predict,
+    retrieve,
+    train_summary,
+)
 from convzoo.tasks.metric.pipeline import build
 from convzoo.tasks.spec import TaskSpec
 
@@ -10,5 +17,5 @@ __all__ = ["TASK"]
 
 TASK = TaskSpec(
     name="metric", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict,
-    add_train_arguments=add_train_arguments, add_commands=add_commands,
+    add_train_arguments=add_train_arguments, add_commands=add_commands, retrieve=retrieve,
 )
