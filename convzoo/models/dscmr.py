@@ -127,7 +127,7 @@ class DSCMR(nn.Module):
     input_size=(4096 + 300,),
     num_classes=20,
     notes={
-        "mAP on Pascal Sentence, paper Table 2": "image-to-text 0.710, text-to-image 0.722, average 0.716 "
+        "mAP on Pascal Sentence (the paper)": "image-to-text 0.710, text-to-image 0.722, average 0.716 "
         "(CCA: 0.226)",
         "parameters (4096, 300, 20 classes)": "4,195,328 + 308,224 + 1,049,600 + 20,500 = 5,573,652",
         "paper's recipe (released code)": "J1 + 1e-3 J2 + 1e-1 J3, Adam lr 1e-4, betas (0.5, 0.999), batch 100",

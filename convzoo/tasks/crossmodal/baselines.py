@@ -1,4 +1,4 @@
-"""CCA, the paper's classical baseline (Table 2: 0.226 average mAP on Pascal Sentence).
+"""CCA, the paper's classical baseline (0.226 average mAP on Pascal Sentence in the paper).
 
 Canonical correlation analysis (Hotelling 1936) finds the linear maps of the two modalities'
 features whose outputs correlate most; the test pairs projected by them are ranked by

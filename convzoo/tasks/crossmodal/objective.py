@@ -3,7 +3,7 @@
 The engine hands :class:`CrossModalTask` the network's :class:`~convzoo.models.dscmr.DSCMROutput`
 for a batch of image-text pairs and the pairs' label vectors (both modalities of a pair
 share its labels, as in the released code). ``--crossmodal-ablate`` drops one of the three
-losses, the paper's ablation (Table 5): ``label`` (J1), ``common`` (J2) or ``invariance`` (J3).
+losses, the paper's ablation: ``label`` (J1), ``common`` (J2) or ``invariance`` (J3).
 
 The per-epoch scores are the label accuracies of the shared classifier on each modality
 (a prediction is right when its top class is one of the pair's); the retrieval mAPs come

@@ -4,7 +4,7 @@ the precision-recall curves drawn.
 The test split's images query its texts (image-to-text) and its texts query its images
 (text-to-image), each ranking the whole other modality by cosine distance
 (:func:`~convzoo.tasks.crossmodal.retrieval.cross_modal_map`); the average of the two is the
-paper's headline number (Table 2).
+paper's headline number.
 """
 
 from __future__ import annotations
