@@ -159,12 +159,13 @@ def train(
             if config.epochs != saved["config"]["epochs"]:
                 _follow_schedule(pipeline.trainer)
         reporter = progress if ctx.is_main else None
-        return _run(pipeline, config, out, ctx, reporter)
+        result = _run(pipeline, config, out, ctx, reporter)
     except BaseException:
         remove_empty_folders(created)  # a run that failed while setting up leaves no empty folder behind
+        ctx.close(succeeded=False)
         raise
-    finally:
-        ctx.close()
+    ctx.close()
+    return result
 
 
 def _run(

@@ -40,8 +40,10 @@ def test_codes_and_symmetric_pair_logits(koch):
         logits = koch.pair_logits(e1, e2)
         assert logits.shape == (2,)
         torch.testing.assert_close(koch.pair_logits(e2, e1), logits, rtol=0, atol=0)
-        torch.testing.assert_close(koch(x1, x2), logits)  # one batch through the twin
-        torch.testing.assert_close(koch(x2, x1), logits)
+        # One batch of four through the twin: the kernels of a batch of four sum in another order than those
+        # of two, so the logit agrees to float32 roundings (2e-5 seen), not exactly.
+        torch.testing.assert_close(koch(x1, x2), logits, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(koch(x2, x1), logits, rtol=1e-4, atol=1e-4)
         # Identical codes are at distance 0: the logit is the output unit's bias.
         torch.testing.assert_close(koch.pair_logits(e1, e1), koch.output.bias.expand(2))
         torch.testing.assert_close(koch(x1), e1, rtol=0, atol=0)  # deterministic in eval mode
