@@ -26,8 +26,10 @@ def test_list_is_sorted_and_filtered():
     assert video >= {"c3d", "r3d_18", "mc3_18", "r2plus1d_18"}
     crossmodal = set(convzoo.list_models(task="crossmodal"))
     assert crossmodal == {"dscmr"}
+    gait = set(convzoo.list_models(task="gait"))
+    assert gait == {"gaitset"}
     assert set(convzoo.list_models(task="classification")) == (
-        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric - pose - video - crossmodal
+        set(names) - {"cdncnn_b", "dncnn_b", "dncnn_s", "hybridsn"} - segmentation - metric - pose - video - crossmodal - gait
     )
 
 

@@ -10,6 +10,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     encoder_unet,
     encoder_unetplusplus,
     fcn,
+    gaitset,
     googlenet,
     hourglass,
     hybridsn,

@@ -319,13 +319,12 @@ class TripletNetwork(SiameseNetwork):
         return self.embed_together(anchor, positive, negative)
 
 
-def drop_num_classes(name: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """A metric builder's kwargs without ``num_classes``: 0 (no classifier) is dropped, any other refused."""
+def drop_num_classes(name: str, kwargs: dict[str, Any], width: str = "embedding_dim") -> dict[str, Any]:
+    """A metric builder's kwargs without ``num_classes``: 0 (no classifier) is dropped, any other refused
+    with a message naming the argument ``width`` that sets the embedding's size."""
     num_classes = kwargs.pop("num_classes", 0)
     if num_classes:
-        raise ConvzooError(
-            f"{name} gives embeddings, not scores for num_classes={num_classes}; set embedding_dim instead"
-        )
+        raise ConvzooError(f"{name} gives embeddings, not scores for num_classes={num_classes}; set {width} instead")
     return kwargs
 
 
