@@ -390,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--out", type=Path, help="hyperspectral checkpoints: the classification map PNG "
                             "(default: classification_map.png); segmentation checkpoints: a PNG of the split's "
                             "first images, their ground truth and prediction (default: none); crossmodal "
-                            "checkpoints: the precision-recall curves PNG (default: none)")
+                            "checkpoints: the precision-recall curves PNG (default: none); gait checkpoints: the "
+                            "rank-1 view tables as heatmaps (default: none)")
     evaluation.add_argument("--sigma", type=float, nargs="+", help="denoise checkpoints: noise levels to test at "
                             "(default: the trained one; a blind model 15 25 50)")
     evaluation.set_defaults(run=cmd_eval, outputs={"out": "file"})

@@ -30,6 +30,7 @@ TASKS: dict[str, str] = {
     "pose": "convzoo.tasks.pose.task",
     "video": "convzoo.tasks.video.task",
     "crossmodal": "convzoo.tasks.crossmodal.task",
+    "gait": "convzoo.tasks.gait.task",
 }
 
 

@@ -5,7 +5,8 @@
 - :mod:`~convzoo.data.crossmodal.features`: the .mat feature files of DSCMR's release
   (Pascal Sentence, Wikipedia);
 - :mod:`~convzoo.data.crossmodal.image_text`: class folders of images with their raw texts
-  (encoded by the crossmodal task: :mod:`convzoo.tasks.crossmodal.encoders`);
+  (encoded by the crossmodal task, as a frozen CNN's features or as pixels for a fine-tuned one:
+  :mod:`convzoo.tasks.crossmodal.encoders`);
 - :mod:`~convzoo.data.crossmodal.splits`: the splits they give.
 """
 

@@ -4,8 +4,9 @@ The third data source of the issue: each image file has a text file of the same 
 to it (a caption, a paragraph); the folder it sits in is its class. ``train/`` and ``test/``
 are required, ``val/`` optional (without it the test pairs validate, as for the released
 features). An image without its text, or a text without its image, is one line naming it.
-The crossmodal task turns the images into a zoo CNN's features and the texts into bags of
-words (:mod:`convzoo.tasks.crossmodal.encoders`).
+The crossmodal task turns the images into a frozen zoo CNN's features (or, to fine-tune the
+CNN, normalised pixels) and the texts into bags of words
+(:mod:`convzoo.tasks.crossmodal.encoders`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,9 @@
-"""Paired image and text features with their label vectors: what the crossmodal task trains and scores on."""
+"""Paired image and text features (or image pixels) with their label vectors: what the crossmodal task trains and
+scores on."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,9 @@ __all__ = ["CrossModalSplit", "CrossModalSplits"]
 @dataclass
 class CrossModalSplit:
     """``N`` image-text pairs: ``images (N, Di)``, ``texts (N, Dt)``, ``labels (N, C)`` one-hot or multi-hot.
+
+    ``images`` holds features, or pixels ``(N, C, H, W)`` for a network that runs its own
+    CNN on them (image-text folders with a fine-tuned encoder).
 
     ``pictures`` holds the images themselves where the dataset has them (the generated
     digit pairs: ``(N, 8, 8)`` in [0, 1]), ``files`` their image files (image-text folders),
@@ -31,8 +36,9 @@ class CrossModalSplit:
         return len(self.labels)
 
     def pairs(self) -> TensorDataset:
-        """The engine's dataset: each pair as one row, image features then text features, and its labels."""
-        return TensorDataset(torch.cat([self.images, self.texts], dim=1), self.labels)
+        """The engine's dataset: each pair as one row, the image's values (pixels flattened) then the text's, and
+        its labels."""
+        return TensorDataset(torch.cat([self.images.flatten(1), self.texts], dim=1), self.labels)
 
 
 @dataclass
@@ -46,8 +52,14 @@ class CrossModalSplits:
     vocabulary: list[str] = field(default_factory=list)  # the bag-of-words' words; empty for given features
 
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """One image's ``(Di,)`` features, or its ``(C, H, W)`` pixels."""
+        return tuple(self.train.images.shape[1:])
+
+    @property
     def image_dim(self) -> int:
-        return self.train.images.shape[1]
+        """The values of one image (its features, or its pixels flattened)."""
+        return math.prod(self.image_shape)
 
     @property
     def text_dim(self) -> int:

@@ -6,7 +6,8 @@
 - :mod:`~convzoo.tasks.crossmodal.objective`: the losses and accuracies for the training engine;
 - :mod:`~convzoo.tasks.crossmodal.scoring`: a split's mAP report and its curves' picture;
 - :mod:`~convzoo.tasks.crossmodal.baselines`: CCA, the paper's classical baseline;
-- :mod:`~convzoo.tasks.crossmodal.encoders`: images through a frozen zoo CNN, texts as bags of words
+- :mod:`~convzoo.tasks.crossmodal.encoders`: images through a zoo CNN (frozen, or
+  fine-tuned with DSCMR's losses), texts as bags of words
   (``--dataset image-text``);
 - :mod:`~convzoo.tasks.crossmodal.pipeline`: a training run's data, model and report;
 - :mod:`~convzoo.tasks.crossmodal.files`: images for a text (``convzoo retrieve --text``);

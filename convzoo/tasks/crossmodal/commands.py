@@ -30,8 +30,8 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
         f"--dataset {' | '.join(TASK_DATASETS)}: paired-digits (generated, the default: scikit-learn's digits with "
         "generated sentences as bags of words), dscmr-features (--data-dir: DSCMR's release, "
         f"{', '.join(name + '.mat' for name in FEATURE_FILES)}), image-text (--data-dir: train/, test/, optional "
-        "val/, each <class>/<name>.<image> with <name>.txt beside it; the images through a frozen zoo CNN, the texts "
-        "as bags of words)",
+        "val/, each <class>/<name>.<image> with <name>.txt beside it; the images through a zoo CNN, frozen or "
+        "fine-tuned, the texts as bags of words)",
     )
     train_flag(crossmodal, "crossmodal_alpha", type=float,
                help=f"weight of the common-space loss J2 (default: {defaults.crossmodal_alpha})")
@@ -42,6 +42,9 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
                     f"{defaults.image_encoder})")
     train_flag(crossmodal, "image_encoder_weights", metavar="CHECKPOINT",
                help="image-text: the encoder's weights (torchvision, timm or convzoo; default: random, for tests only)")
+    train_flag(crossmodal, "image_encoder_finetune", action="store_const", const=True,
+               help="image-text: train the encoder with DSCMR's losses on the pixels (held in memory, 602,112 bytes "
+                    "an image at 3x224x224) instead of computing its features once, frozen")
     train_flag(crossmodal, "crossmodal_ablate", choices=ABLATIONS,
                help="leave one loss out: label (J1), common (J2), invariance (J3) (default: none)")
 

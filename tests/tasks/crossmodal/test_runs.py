@@ -8,12 +8,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import torchvision
 from PIL import Image
+from safetensors.torch import load_file
 from scipy.io import savemat
 
 from helpers import assert_one_line_error, run_cli as run
 
 from convzoo.cli import main
+from convzoo.tasks.crossmodal.encoders import pooled_encoder, read_pixels
+from convzoo.tasks.crossmodal.pipeline import load_task_data
+from convzoo.train.checkpoint import CheckpointMeta
 
 SMALL = ["--epochs", "1", "--model-kwargs", "hidden_dim=32", "common_dim=16"]
 
@@ -140,3 +146,72 @@ def test_images_with_raw_text_through_a_zoo_cnn(tmp_path, capsys):
     code, _, err = run(capsys, "train", "dscmr", "--dataset", "image-text", "--data-dir", str(root),
                        "--image-encoder", "dncnn_s", "--out", str(tmp_path / "bad"))
     assert_one_line_error(code, err, "--image-encoder dncnn_s")
+
+
+FINETUNE = ["--dataset", "image-text", "--image-encoder", "resnet18", "--image-size", "32", *SMALL, "--batch-size", "4"]
+
+
+def write_resnet18(path: Path) -> torchvision.models.ResNet:
+    """A torchvision resnet18 checkpoint (5 classes: the classifier is left out anyway); the network, eval mode."""
+    torch.manual_seed(3)
+    network = torchvision.models.resnet18(num_classes=5).eval()
+    torch.save(network.state_dict(), path)
+    return network
+
+
+def test_a_fine_tuned_encoder_trains_from_its_weights_and_serves_eval_and_retrieve(tmp_path, capsys):
+    root, weights, out = write_image_text(tmp_path / "pairs"), tmp_path / "r18.pth", tmp_path / "run"
+    write_resnet18(weights)
+    code, printed, _ = run(capsys, "train", "dscmr", *FINETUNE, "--data-dir", str(root), "--image-encoder-finetune",
+                           "--image-encoder-weights", str(weights), "--out", str(out))
+    assert code == 0 and "(6 pairs, whole split, cosine)" in printed
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["model_args"]["image_encoder"] == "resnet18" and meta["model_args"]["image_size"] == [3, 32, 32]
+    assert meta["task_args"]["image_encoder_finetune"] is True and meta["input_size"] == [3 * 32 * 32 + 17]
+    trained = {key.removeprefix("image_encoder."): value for key, value in load_file(out / "model.safetensors").items()
+               if key.startswith("image_encoder.")}
+    start = pooled_encoder("resnet18", str(weights)).state_dict()
+    assert set(trained) == set(start)
+    # Three Adam steps at lr 1e-4 move every weight a little away from the loaded checkpoint's.
+    for key in ("conv1.weight", "layer1.0.conv1.weight", "layer4.1.conv2.weight"):
+        change = (trained[key] - start[key]).abs()
+        assert 0 < change.max() < 1e-3, key
+    weights.unlink()  # the checkpoint holds the fine-tuned CNN: evaluation needs no encoder weights
+    report = json.loads((out / "test_metrics.json").read_text())
+    code, printed, _ = run(capsys, "eval", str(out))
+    assert code == 0 and f"average {report['average_map']:.4f}" in printed
+    code, printed, _ = run(capsys, "retrieve", str(out), "--text", "round spot", "--top-k", "2")
+    assert code == 0 and printed.splitlines()[0].split()[2].endswith(".png")
+    code, _, err = run(capsys, "eval", str(out), "--dataset", "paired-digits")
+    assert_one_line_error(code, err, "3x32x32 pixel images", "'paired-digits' has 64-d images")
+
+
+def test_frozen_mode_trains_on_the_unchanged_encoders_features_and_fine_tuning_on_pixels(tmp_path, capsys):
+    root, weights, out = write_image_text(tmp_path / "pairs"), tmp_path / "r18.pth", tmp_path / "run"
+    network = write_resnet18(weights)
+    code, _, _ = run(capsys, "train", "dscmr", *FINETUNE, "--data-dir", str(root), "--image-encoder-weights",
+                     str(weights), "--out", str(out))
+    assert code == 0
+    assert not any(key.startswith("image_encoder.") for key in load_file(out / "model.safetensors"))
+    meta = CheckpointMeta(**json.loads((out / "model.json").read_text()))
+    assert meta.model_args["image_dim"] == 512 and meta.task_args["image_encoder_finetune"] is False
+    frozen = load_task_data(meta.task_args)
+    pixels = read_pixels(frozen.train.files, 3, 32)
+    network.fc = torch.nn.Identity()
+    with torch.no_grad():
+        torch.testing.assert_close(frozen.train.images, network(pixels))  # the checkpoint's weights, untrained
+    fine = load_task_data({**meta.task_args, "image_encoder_finetune": True})
+    assert fine.image_shape == (3, 32, 32) and fine.image_dim == 3 * 32 * 32
+    torch.testing.assert_close(fine.train.images, pixels)
+    rows, labels = fine.train.pairs().tensors
+    torch.testing.assert_close(rows, torch.cat([pixels.flatten(1), frozen.train.texts], dim=1))
+    torch.testing.assert_close(labels, frozen.train.labels)
+
+
+def test_fine_tuning_without_images_is_one_line(tmp_path, capsys):
+    code, _, err = run(capsys, "train", "dscmr", "--image-encoder-finetune", "--out", str(tmp_path / "a"))
+    assert_one_line_error(code, err, "--image-encoder-finetune", "--dataset image-text", "'paired-digits'")
+    folder = write_features(tmp_path / "features")
+    code, _, err = run(capsys, "train", "dscmr", "--dataset", "dscmr-features", "--data-dir", str(folder),
+                       "--image-encoder-finetune", "--out", str(tmp_path / "b"))
+    assert_one_line_error(code, err, "--image-encoder-finetune", "'dscmr-features'")

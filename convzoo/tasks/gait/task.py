@@ -1,0 +1,14 @@
+"""The gait task's row of :data:`convzoo.tasks.TASKS`."""
+
+from __future__ import annotations
+
+from convzoo.tasks.gait.commands import add_train_arguments, evaluate, predict, train_summary
+from convzoo.tasks.gait.pipeline import build
+from convzoo.tasks.spec import TaskSpec
+
+__all__ = ["TASK"]
+
+TASK = TaskSpec(
+    name="gait", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict,
+    add_train_arguments=add_train_arguments,
+)
