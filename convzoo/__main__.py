@@ -1,5 +1,5 @@
 """`python -m convzoo` runs the command line."""
 
-from convzoo.cli import main
+from convzoo.cli import run
 
-raise SystemExit(main())
+run()

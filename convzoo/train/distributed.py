@@ -57,16 +57,11 @@ class DistContext:
     def close(self, succeeded: bool = True) -> None:
         """Leave the process group at the end of a run.
 
-        After a run that succeeded, a barrier comes first: Gloo's worker thread releases each
-        collective's tensors after waking the caller, so without it the thread can still hold
-        the last all-reduce's tensors when the interpreter shuts down, and releasing them then
-        aborts the process ("terminate called without an active exception"). The barrier's
-        own work holds no tensors. After a failure this process leaves without the barrier or
-        ``destroy_process_group``, either of which can wait forever on a peer blocked in
-        another collective; torchrun stops the peers when this process exits.
+        After a failure this process leaves without ``destroy_process_group``, which can wait
+        forever on a peer blocked in another collective; torchrun stops the peers when this
+        process exits. (How a rank's process ends: :func:`convzoo.cli.run`.)
         """
         if self.distributed and dist.is_initialized() and succeeded:
-            dist.barrier()
             dist.destroy_process_group()
 
 
