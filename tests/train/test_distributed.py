@@ -123,7 +123,10 @@ def test_only_the_main_process_prints_the_results(tmp_path):
         assert sum(line.startswith(start) for line in lines) == 1, run.stdout
 
 
-def test_a_finished_run_leaves_the_group(monkeypatch):
+@pytest.mark.parametrize("succeeded, expected", [(True, ["destroy"]), (False, [])])
+def test_a_rank_leaves_the_group_only_after_success(monkeypatch, succeeded, expected):
+    """After a failure a peer may be blocked in another collective; a barrier or destroy_process_group
+    would wait for it forever, while exiting lets torchrun stop the group."""
     import torch.distributed as dist
 
     from convzoo.train.distributed import DistContext
@@ -132,23 +135,23 @@ def test_a_finished_run_leaves_the_group(monkeypatch):
     monkeypatch.setattr(dist, "is_initialized", lambda: True)
     monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
     monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
-    DistContext(rank=1, world_size=2).close()
-    assert calls == ["destroy"]
+    DistContext(rank=1, world_size=2).close(succeeded=succeeded)
+    assert calls == expected
 
 
-def test_a_failed_run_leaves_without_waiting_for_its_peers(monkeypatch):
-    """A peer may be blocked in another collective; a barrier or destroy_process_group would wait for it
-    forever, while exiting lets torchrun stop the group."""
-    import torch.distributed as dist
-
-    from convzoo.train.distributed import DistContext
-
-    calls = []
-    monkeypatch.setattr(dist, "is_initialized", lambda: True)
-    monkeypatch.setattr(dist, "barrier", lambda: calls.append("barrier"))
-    monkeypatch.setattr(dist, "destroy_process_group", lambda: calls.append("destroy"))
-    DistContext(rank=1, world_size=2).close(succeeded=False)
-    assert calls == []
+@pytest.mark.parametrize("argv, code", [(["info", "lenet5"], 0), (["info", "no_such_model"], 2)])
+def test_a_torchrun_rank_exits_with_its_code_and_its_output_flushed(argv, code):
+    """Under torchrun (WORLD_SIZE > 1) the program ends with os._exit, skipping the interpreter's shutdown;
+    what it printed must still arrive, and its exit code be main's."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONUNBUFFERED"}  # a pipe, block-buffered
+    env["WORLD_SIZE"] = "2"
+    run = subprocess.run([sys.executable, "-m", "convzoo", *argv], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert run.returncode == code
+    if code == 0:
+        assert run.stdout.startswith("lenet5") and "params" in run.stdout
+    else:
+        assert run.stderr.startswith("convzoo: error:") and run.stderr.count("\n") == 1
 
 
 @needs_torchrun
