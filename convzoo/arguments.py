@@ -7,7 +7,7 @@ import argparse
 from convzoo.errors import ConvzooError
 from convzoo.registry import model_card
 
-__all__ = ["model_input", "parse_shape", "positive_int", "train_flag"]
+__all__ = ["model_input", "parse_shape", "positive_float", "positive_int", "train_flag"]
 
 
 def positive_int(text: str) -> int:
@@ -15,6 +15,17 @@ def positive_int(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return int(text)
+
+
+def positive_float(text: str) -> float:
+    """An argument type: ``"0.5"`` -> ``0.5``; zero, a negative, nan, infinity or a non-number is a usage error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
 
 
 def train_flag(parser: argparse.ArgumentParser, name: str, **options) -> None:

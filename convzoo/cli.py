@@ -22,6 +22,7 @@ from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
 from convzoo.data.images import load_image
 from convzoo.deploy.commands import add_deploy_commands
 from convzoo.errors import ConvzooError
+from convzoo.nas.commands import add_nas_commands
 from convzoo.outputs import prepare_output_file, prepare_output_folder, remove_empty_folders
 from convzoo.registry import get_entry, list_models, meta_model, model_card
 from convzoo.tasks import TASKS, get_task
@@ -115,7 +116,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         raise ConvzooError("give a MODEL to train, or --resume DIR to continue a run")
     progress = ProgressReporter(sys.stdout, 0)
     if args.resume is not None:
-        given = [name for name in ("model", "model_kwargs", "recipe", *TRAIN_FLAGS)
+        given = [name for name in ("model", "model_kwargs", "genotype", "recipe", *TRAIN_FLAGS)
                  if name != "epochs" and getattr(args, name) is not None]
         if given:
             flags = ", ".join("MODEL" if name == "model" else "--" + name.replace("_", "-") for name in given)
@@ -127,6 +128,8 @@ def cmd_train(args: argparse.Namespace) -> None:
         get_entry(args.model)  # an unknown name fails before anything is written
         overrides = {name: getattr(args, name) for name in TRAIN_FLAGS}
         overrides["model_kwargs"] = dict(args.model_kwargs) if args.model_kwargs else None
+        if args.genotype is not None:
+            overrides["model_kwargs"] = {**(overrides["model_kwargs"] or {}), "genotype": read_genotype(args.genotype)}
         config = resolve_config(args.recipe, model=args.model, **overrides)
         result = train(config, progress)
         out = Path(config.out)
@@ -134,6 +137,18 @@ def cmd_train(args: argparse.Namespace) -> None:
         return  # the other processes of a torchrun run hold the same results
     for line in get_task(result.task).train_summary(result, out):
         print(line)
+
+
+def read_genotype(path: Path) -> dict:
+    """The genotype in a JSON file, as a dict (the model's builder checks its fields)."""
+    try:
+        genotype = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ConvzooError(f"--genotype {path} is not JSON: {error}") from None
+    if not isinstance(genotype, dict):
+        raise ConvzooError(f"--genotype {path} holds a {type(genotype).__name__}; expected a JSON object such as "
+                           f"the best.json of convzoo search")
+    return genotype
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -291,6 +306,8 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train_flag(train, "task", choices=sorted(TASKS), help="default: the model's own (convzoo list shows it)")
     train_flag(train, "model_kwargs", type=parse_model_kwarg, nargs="+", metavar="NAME=VALUE",
                help="options of the model's builder, e.g. attn_layer=cbam")
+    train.add_argument("--genotype", type=Path, metavar="JSON", help="an architecture found by convzoo search (its "
+                       "best.json, for nas_net or darts_net): the builder's genotype option, kept in the checkpoint")
     train.add_argument("--recipe", choices=sorted(RECIPES), help="preset of the settings below; flags override it")
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue the run saved in this output folder, "
                        "with its saved settings; only --epochs N may be given with it: the run then ends after N "
@@ -489,6 +506,7 @@ def build_parser() -> argparse.ArgumentParser:
         if add_task_commands is not None:
             add_task_commands(commands)
     add_deploy_commands(commands)
+    add_nas_commands(commands)
     return parser
 
 

@@ -21,6 +21,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     mnasnet,
     mobilenet_v1,
     mobilenet_v2,
+    nas_net,
     openpose,
     resnet,
     resnest,

@@ -348,11 +348,13 @@ def _notes(name: str) -> dict[str, Any]:
 
 
 def _efficientnet(name: str, **kwargs: Any) -> EfficientNet:
+    """The released variant ``name``; ``width_mult``/``depth_mult`` override its multipliers (a scaled variant,
+    e.g. ``create_model("efficientnet_b0", width_mult=1.1, depth_mult=1.2)`` for the compound-scaling search)."""
     variant = RELEASED[name]
     kwargs.setdefault("dropout", variant.dropout)
     if variant.phi >= 5:
         kwargs.setdefault("norm_layer", TF_BATCH_NORM)
-    return EfficientNet(variant.width, variant.depth, **kwargs)
+    return EfficientNet(kwargs.pop("width_mult", variant.width), kwargs.pop("depth_mult", variant.depth), **kwargs)
 
 
 def _register(name: str) -> Callable[[Callable[..., EfficientNet]], Callable[..., EfficientNet]]:
