@@ -5,6 +5,7 @@ from convzoo.models import (  # noqa: F401  (registration)
     densenet,
     densepose,
     dncnn,
+    darts,
     dscmr,
     efficientnet,
     encoder_unet,

@@ -9,24 +9,62 @@ kernels, so the same candidate scores the same every time (which a resumed searc
 the accuracy on the *validation* split: the test split is never seen by the search, so the winner's retrained
 test accuracy is an honest estimate.
 
+Before scoring, the batch-norm statistics are recomputed on the training split with the final weights
+(:func:`recalibrate_batch_norm`), as one-shot NAS does for its sub-networks (Guo et al., "Single Path One-Shot
+Neural Architecture Search with Uniform Sampling", ECCV 2020). A few epochs move the weights faster than the
+running averages follow (momentum 0.1): ``mobilenet_v2_cifar`` after 3 epochs on the digits at 16x16 is 96%
+right on its training batches but 16% on validation with its running statistics, 94% once they are
+recomputed. Without this the proxy would rank candidates by how stale their statistics are.
+
 Each candidate's run writes into its own folder; its weights are deleted once scored (a search of hundreds
 of candidates would otherwise fill the disk) and its metrics kept.
 """
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
 from convzoo.analysis.profile import profile
-from convzoo.registry import create_model
+from convzoo.data import load_dataset
+from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.config import TrainConfig
 
-__all__ = ["ProxyResult", "ProxyTask"]
+__all__ = ["ProxyResult", "ProxyTask", "accuracy", "recalibrate_batch_norm"]
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(model: nn.Module, data: Dataset, batch_size: int = 256) -> None:
+    """Recompute every batch norm's running mean and variance as exact averages over ``data``'s batches
+    (inputs only), with the model's current weights; the model is left in eval mode."""
+    norms = [module for module in model.modules() if isinstance(module, nn.modules.batchnorm._BatchNorm)]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a cumulative average over the batches, not an exponential one
+    model.train()
+    for inputs, _ in DataLoader(data, batch_size=batch_size):
+        model(inputs)
+    for norm in norms:
+        norm.momentum = 0.1
+    model.eval()
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, data: Dataset, batch_size: int = 256) -> float:
+    """Top-1 accuracy of ``model`` (eval mode) on ``data``."""
+    model.eval()
+    correct = total = 0
+    for inputs, targets in DataLoader(data, batch_size=batch_size):
+        correct += (model(inputs).argmax(1) == targets).sum().item()
+        total += len(targets)
+    return correct / max(total, 1)
 
 WEIGHT_FILES = ("model.safetensors", "resume.safetensors")
 
@@ -81,12 +119,14 @@ class ProxyTask:
         if out.exists():
             shutil.rmtree(out)  # a candidate cut short by a kill is trained again from the start
         started = time.monotonic()
-        result = train(self.config(model, model_kwargs, out))
+        train(self.config(model, model_kwargs, out))
         seconds = time.monotonic() - started
+        network, meta = load_checkpoint(out)
+        splits = load_dataset(self.dataset, image_size=self.image_size, in_chans=meta.model_args["in_chans"],
+                              augment="none", data_dir=self.data_dir)
+        recalibrate_batch_norm(network, splits.train)
+        score = accuracy(network, splits.val)
         for name in WEIGHT_FILES:
             (out / name).unlink(missing_ok=True)
-        model_args = json.loads((out / "model.json").read_text())["model_args"]  # with the data's classes
-        network = create_model(model, **model_args)
-        cost = profile(network, (model_args["in_chans"], self.image_size, self.image_size))
-        return ProxyResult(float(result.history.rows[-1]["val_accuracy"]), cost.macs, cost.params, seconds,
-                           model_args)
+        cost = profile(network, (meta.model_args["in_chans"], self.image_size, self.image_size))
+        return ProxyResult(score, cost.macs, cost.params, seconds, meta.model_args)

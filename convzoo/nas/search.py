@@ -283,8 +283,10 @@ class _Search:
         in_chans = get_entry(self.space.model_name).input_size[0]  # the channels the proxy runs give the model
         splits = load_dataset(proxy.dataset, image_size=proxy.image_size, in_chans=in_chans, augment="none",
                               data_dir=proxy.data_dir)
+        size = {name: self.space.model_kwargs()[name] for name in ("init_channels", "layers")}  # the space's net
         search = DartsSearch(splits, seed=self.config.seed, epochs=self.config.darts_epochs,
-                             state_path=self.out / DARTS_STATE_FILE, **self.config.strategy_options)
+                             batch_size=self.config.batch_size, state_path=self.out / DARTS_STATE_FILE,
+                             **size, **self.config.strategy_options)
         genotype = search.run()
         self.add(self.score_candidate(genotype))
 
