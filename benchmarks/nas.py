@@ -62,7 +62,7 @@ def run_one(args: argparse.Namespace, strategy: str, seed: int, target: float | 
         return [Record.from_dict(row) for row in _records(out)]
     started = time.monotonic()
     if (out / STATE_FILE).exists():
-        result = run_search(None, out, resume=True)
+        result = run_search(None, out, resume=True, max_candidates=args.candidates)
     else:
         out.mkdir(parents=True, exist_ok=True)
         if table is not None and table.exists():

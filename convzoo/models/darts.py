@@ -49,6 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from convzoo.errors import ConvzooError
+from convzoo.models._genotype import as_genotype, load_genotype
 from convzoo.models._classifier import AuxLogits, ImageClassifier, check_image_input, classifier_layer
 from convzoo.registry import Paper, register_model
 
@@ -258,15 +259,7 @@ class DartsGenotype:
     @classmethod
     def load(cls, path: str | os.PathLike) -> DartsGenotype:
         """Read and validate a genotype from a JSON file."""
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise ConvzooError(f"cannot read the genotype file {path}: {error.strerror or error}") from None
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConvzooError(f"the genotype file {path} is not JSON: {error}") from None
-        return cls.from_dict(values)
+        return load_genotype(cls, path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -310,16 +303,7 @@ DARTS_V1 = DartsGenotype(
 
 def to_genotype(genotype: GenotypeLike) -> DartsGenotype:
     """A :class:`DartsGenotype` from a dict, a genotype, the path of a JSON file, or ``None`` (:data:`DARTS_V2`)."""
-    if genotype is None:
-        return DARTS_V2
-    if isinstance(genotype, DartsGenotype):
-        return genotype
-    if isinstance(genotype, (str, os.PathLike)):
-        return DartsGenotype.load(genotype)
-    if isinstance(genotype, Mapping):
-        return DartsGenotype.from_dict(genotype)
-    raise ConvzooError(f"genotype: expected a dict, a DartsGenotype or the path of a JSON file, "
-                       f"got {type(genotype).__name__}")
+    return as_genotype(genotype, DartsGenotype, DARTS_V2)
 
 
 # ------------------------------------------------------------------------------------------------ the network

@@ -43,7 +43,7 @@ from convzoo.models._classifier import ImageClassifier, classifier_layer
 from convzoo.ops.conv_norm_act import ConvNormAct
 from convzoo.registry import Paper, register_model
 
-__all__ = ["MobileNetV2", "TABLE_2", "CIFAR_TABLE", "mobilenet_v2", "mobilenet_v2_cifar"]
+__all__ = ["MobileNetV2", "TABLE_2", "CIFAR_TABLE", "init_mobilenet_v2_weights", "mobilenet_v2", "mobilenet_v2_cifar"]
 
 LayerFactory = Callable[..., nn.Module]
 
@@ -85,6 +85,21 @@ CIFAR_TABLE: tuple[tuple[int, int, int, int], ...] = (
 
 STEM_CHANNELS = 32
 LAST_CHANNELS = 1280
+
+
+def init_mobilenet_v2_weights(model: nn.Module) -> None:
+    """torchvision's MobileNetV2 initialisation: He normal (fan-out) convs, unit norms, N(0, 0.01) linear layers."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0, 0.01)
+            nn.init.zeros_(module.bias)
 
 
 class MobileNetV2(ImageClassifier):
@@ -156,21 +171,7 @@ class MobileNetV2(ImageClassifier):
         self.features = nn.Sequential(*layers)
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), classifier_layer(self.num_features, num_classes))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # torchvision's: He normal (fan-out) convs, unit norms, N(0, 0.01) linear layer.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0, 0.01)
-                nn.init.zeros_(module.bias)
+        init_mobilenet_v2_weights(self)
 
     def remap_state_dict(self, state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Map a timm MobileNetV2 state dict (``mobilenetv2_100``) to ours; torchvision's keys already fit.

@@ -52,8 +52,9 @@ from torch import nn
 from convzoo.blocks.inverted_residual import InvertedResidual
 from convzoo.blocks.squeeze_excite import SqueezeExcite
 from convzoo.errors import ConvzooError
+from convzoo.models._genotype import as_genotype, load_genotype
 from convzoo.models._classifier import ImageClassifier, classifier_layer
-from convzoo.models.mobilenet_v2 import CIFAR_TABLE
+from convzoo.models.mobilenet_v2 import CIFAR_TABLE, init_mobilenet_v2_weights
 from convzoo.ops.conv_norm_act import ConvNormAct
 from convzoo.registry import Paper, register_model
 
@@ -183,18 +184,7 @@ class MnasGenotype:
     @classmethod
     def load(cls, path: str | os.PathLike) -> MnasGenotype:
         """Read and validate a genotype from a JSON file."""
-        try:
-            text = Path(path).read_text()
-        except OSError as error:
-            raise ConvzooError(f"cannot read the genotype file {path}: {error.strerror or error}") from None
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise ConvzooError(f"the genotype file {path} is not JSON: {error}") from None
-        try:
-            return cls.from_dict(values)
-        except ConvzooError as error:
-            raise ConvzooError(f"{path}: {error}") from None
+        return load_genotype(cls, path)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready dict; ``from_dict(g.to_dict()) == g``."""
@@ -214,16 +204,7 @@ GenotypeLike = Mapping[str, Any] | MnasGenotype | str | os.PathLike | None
 
 def to_genotype(genotype: GenotypeLike) -> MnasGenotype:
     """A dict, a :class:`MnasGenotype`, a path to a JSON file, or ``None`` (:data:`DEFAULT_GENOTYPE`)."""
-    if genotype is None:
-        return DEFAULT_GENOTYPE
-    if isinstance(genotype, MnasGenotype):
-        return genotype
-    if isinstance(genotype, (str, os.PathLike)):
-        return MnasGenotype.load(genotype)
-    if isinstance(genotype, Mapping):
-        return MnasGenotype.from_dict(genotype)
-    raise ConvzooError(f"genotype: expected a dict, a MnasGenotype or the path of a JSON file, "
-                       f"got {type(genotype).__name__}")
+    return as_genotype(genotype, MnasGenotype, DEFAULT_GENOTYPE)
 
 
 # MobileNetV2-CIFAR's rows (t, c, n, s) as a genotype: the mnas space's reference point.
@@ -312,21 +293,7 @@ class NasNet(ImageClassifier):
         self.feature_info.append(dict(num_chs=g.head_channels, reduction=reduction, module="head"))
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Sequential(nn.Dropout(p=dropout), classifier_layer(g.head_channels, num_classes))
-        self._init_weights()
-
-    def _init_weights(self) -> None:
-        # torchvision's MobileNetV2 initialisation: He normal (fan-out) convs, unit norms, N(0, 0.01) linear layer.
-        for module in self.modules():
-            if isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm)):
-                nn.init.ones_(module.weight)
-                nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Linear):
-                nn.init.normal_(module.weight, 0, 0.01)
-                nn.init.zeros_(module.bias)
+        init_mobilenet_v2_weights(self)
 
     def latency_units(self, input_size: tuple[int, ...]) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
         """The network cut into the pieces of a per-block latency table, in order.

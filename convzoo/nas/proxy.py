@@ -71,10 +71,12 @@ WEIGHT_FILES = ("model.safetensors", "resume.safetensors")
 
 @dataclass(frozen=True)
 class ProxyResult:
-    """A candidate's proxy accuracy (validation, last epoch), cost, training time, and the arguments
-    that build it (with the dataset's channels and classes)."""
+    """A candidate's proxy accuracy (validation, with recomputed batch-norm statistics), cost, training
+    time, and the arguments that build it (with the dataset's channels and classes). ``test_accuracy``
+    is recorded for reports; a search never chooses by it."""
 
     val_accuracy: float
+    test_accuracy: float
     macs: int
     params: int
     train_seconds: float
@@ -125,8 +127,8 @@ class ProxyTask:
         splits = load_dataset(self.dataset, image_size=self.image_size, in_chans=meta.model_args["in_chans"],
                               augment="none", data_dir=self.data_dir)
         recalibrate_batch_norm(network, splits.train)
-        score = accuracy(network, splits.val)
+        scores = accuracy(network, splits.val), accuracy(network, splits.test)
         for name in WEIGHT_FILES:
             (out / name).unlink(missing_ok=True)
         cost = profile(network, (meta.model_args["in_chans"], self.image_size, self.image_size))
-        return ProxyResult(score, cost.macs, cost.params, seconds, meta.model_args)
+        return ProxyResult(*scores, cost.macs, cost.params, seconds, meta.model_args)

@@ -67,8 +67,8 @@ def add_scale_search_command(commands: argparse._SubParsersAction) -> None:
     proxy.add_argument("--dataset", default="digits", help="a classification dataset (default: digits)")
     proxy.add_argument("--data-dir", help="folder holding the dataset's files")
     proxy.add_argument("--epochs", type=positive_int, default=3, help="epochs per point (default 3)")
-    proxy.add_argument("--batch-size", type=positive_int, default=16, help="default 16 (in batches of 64, B0 "
-                       "at 32 pixels validates at chance after 3 epochs: its batch-norm statistics lag)")
+    proxy.add_argument("--batch-size", type=positive_int, default=16, help="default 16 (B0 at 32 pixels on the "
+                       "digits: 88.9%% validation after 3 epochs, 71.1%% in batches of 64)")
     proxy.add_argument("--lr", type=positive_float, default=2e-3, help="Adam rate (default 2e-3)")
     proxy.add_argument("--seed", type=int, default=0, help="seeds every proxy run (default 0)")
     search.set_defaults(run=cmd_scale_search, outputs={"out": "folder"})
