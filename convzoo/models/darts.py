@@ -81,6 +81,9 @@ DEVIATIONS = (
     "factorised reduction pads odd sides by one pixel so any input size works."
 )
 
+# Keep the input check a single node when the network is traced with torch.fx (receptive field, folding).
+torch.fx.wrap("check_image_input")
+
 
 # ----------------------------------------------------------------------------------------------- operations
 
