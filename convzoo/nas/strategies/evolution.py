@@ -24,7 +24,7 @@ from typing import Any
 
 from convzoo.errors import ConvzooError
 from convzoo.nas.space import SearchSpace
-from convzoo.nas.strategies.random_search import Strategy
+from convzoo.nas.strategies.base import Strategy
 
 __all__ = ["RegularizedEvolution"]
 

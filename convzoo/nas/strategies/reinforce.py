@@ -46,7 +46,7 @@ from torch import Tensor, nn
 
 from convzoo.errors import ConvzooError
 from convzoo.nas.space import SearchSpace
-from convzoo.nas.strategies.random_search import Strategy
+from convzoo.nas.strategies.base import Strategy
 
 __all__ = ["Controller", "Reinforce"]
 
