@@ -117,7 +117,8 @@ def run(args: argparse.Namespace) -> dict:
     winners = {}
     for strategy in ("evolution", "reinforce"):
         seed = max(args.seeds, key=lambda s: best_so_far(records[strategy][s], args.candidates))
-        best = max((r for r in records[strategy][seed] if r.kind == "candidate"), key=lambda r: r.reward)
+        best = max((r for r in records[strategy][seed] if r.kind == "candidate" and r.index < args.candidates),
+                   key=lambda r: r.reward)
         winners[strategy] = best
     retrained = [retrain(args, REFERENCE, REFERENCE, {}, reference.macs)]
     retrained += [retrain(args, f"{strategy}-best", "nas_net", {"genotype": best.genotype}, best.macs)
@@ -150,7 +151,7 @@ def section(result: dict, args: argparse.Namespace) -> list[str]:
     for strategy, by_seed in result["records"].items():
         half = [best_so_far(records, n // 2) for records in by_seed.values()]
         full = [best_so_far(records, n) for records in by_seed.values()]
-        best = max((r for records in by_seed.values() for r in records if r.kind == "candidate"),
+        best = max((r for records in by_seed.values() for r in records if r.kind == "candidate" and r.index < n),
                    key=lambda r: r.reward)
         spread = statistics.stdev(full) if len(full) > 1 else 0.0
         lines.append(f"| {strategy} | {statistics.fmean(half):.4f} | {statistics.fmean(full):.4f} +/- {spread:.4f} | "
