@@ -47,7 +47,8 @@ REFERENCE = "mobilenet_v2_cifar"
 
 
 def search_config(args: argparse.Namespace, strategy: str, seed: int, target: float | None) -> SearchConfig:
-    options = {"evolution": {"population_size": args.population, "sample_size": args.sample_size}}
+    options = {"evolution": {"population_size": args.population, "sample_size": args.sample_size},
+               "reinforce": {"lr": args.controller_lr}}
     return SearchConfig(
         space="mnas", strategy=strategy, space_options={"width_mult": args.width_mult},
         strategy_options=options.get(strategy, {}), image_size=args.image_size, epochs=args.proxy_epochs,
@@ -137,12 +138,14 @@ def section(result: dict, args: argparse.Namespace) -> list[str]:
         f"{datetime.date.today()}, {platform.machine()}, {args.threads} training threads, latency on 1 thread at "
         f"batch 1, torch {torch.__version__}. `python benchmarks/nas.py --candidates {n} --seeds "
         f"{' '.join(map(str, args.seeds))} --width-mult {args.width_mult} --image-size {args.image_size} "
-        f"--proxy-epochs {args.proxy_epochs} --retrain-epochs {args.retrain_epochs}`.",
+        f"--proxy-epochs {args.proxy_epochs} --population {args.population} --sample-size {args.sample_size} "
+        f"--controller-lr {args.controller_lr} --retrain-epochs {args.retrain_epochs}`.",
         "",
         f"MnasNet's space (x{args.width_mult} widths) on the digits at {args.image_size}x{args.image_size}; proxy: "
         f"{args.proxy_epochs} epochs, validation accuracy; reward ACC x (LAT / T)^-0.07 with T = "
         f"{result['target']:.2f} ms, `{REFERENCE}`'s latency; latency from one per-block table shared by all "
-        f"searches. Evolution: P = {args.population}, S = {args.sample_size}.",
+        f"searches. Evolution: P = {args.population}, S = {args.sample_size}; REINFORCE: Adam at "
+        f"{args.controller_lr}, one update per candidate.",
         "",
         f"| strategy | best reward after {n // 2} | best reward after {n} (mean +/- sd over seeds) | per seed | "
         f"best's accuracy / latency (best seed) |",
@@ -179,6 +182,8 @@ def main() -> None:
     parser.add_argument("--proxy-epochs", type=int, default=3)
     parser.add_argument("--population", type=int, default=10)
     parser.add_argument("--sample-size", type=int, default=3)
+    parser.add_argument("--controller-lr", type=float, default=0.01,
+                        help="REINFORCE's Adam rate: a budget of tens of updates needs more than the library's 0.002")
     parser.add_argument("--table-check", type=int, default=5)
     parser.add_argument("--retrain-epochs", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
