@@ -1,11 +1,13 @@
-"""Command-line pieces shared by ``convzoo``'s own commands and the ones each task adds."""
+"""Command-line pieces shared by ``convzoo``'s own commands and the ones each task adds.
+
+Torch-free: the commands that need no network parse their arguments without importing torch.
+"""
 
 from __future__ import annotations
 
 import argparse
 
 from convzoo.errors import ConvzooError
-from convzoo.registry import model_card
 
 __all__ = ["model_input", "parse_shape", "positive_float", "positive_int", "train_flag"]
 
@@ -46,7 +48,9 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 def model_input(name: str, given: tuple[int, ...] | None) -> tuple[int, ...]:
     """The input ``--input`` gives (else the model's default), with as many axes as the model takes."""
-    default = tuple(model_card(name)["input_size"])
+    from convzoo.registry import get_entry  # torch: only the commands that build the network ask
+
+    default = tuple(get_entry(name).input_size)
     if given is None:
         return default
     if len(given) != len(default):

@@ -8,7 +8,6 @@ lowercase name.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import importlib
 import os
@@ -131,9 +130,7 @@ def get_entry(name: str) -> ModelEntry:
     _populate()
     if name in _REGISTRY:
         return _REGISTRY[name]
-    close = difflib.get_close_matches(name, _REGISTRY, n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(close)}?" if close else "; `convzoo list` shows them all"
-    raise UnknownModelError(f"unknown model {name!r}{hint}")
+    raise UnknownModelError.suggesting(name, _REGISTRY)
 
 
 def list_models(pattern: str = "*", *, task: str | None = None, family: str | None = None) -> list[str]:

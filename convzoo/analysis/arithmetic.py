@@ -29,13 +29,15 @@ transposed-conv leaves in registration order (see :func:`layers_from_module`).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Union
-
-from torch import nn
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 from convzoo.errors import ConvzooError, InputShapeError
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = [
     "LayerSpec",
@@ -315,6 +317,8 @@ def layers_from_module(module: nn.Module, axis: int = 0) -> list[LayerSpec]:
     running in parallel, which this chain view cannot express. ``axis`` picks the
     spatial axis of anisotropic kernels.
     """
+    from torch import nn
+
     specs: list[LayerSpec] = []
     for leaf in module.modules():
         if isinstance(leaf, nn.modules.conv._ConvTransposeNd):
@@ -343,11 +347,17 @@ def layers_from_module(module: nn.Module, axis: int = 0) -> list[LayerSpec]:
     return specs
 
 
-Layers = Union[Sequence[LayerSpec], nn.Module]
+Layers = Union[Sequence[LayerSpec], "nn.Module"]
+
+
+def _is_module(obj: object) -> bool:
+    """Whether ``obj`` is an ``nn.Module``, without importing torch: a module exists only once torch is imported."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 def _as_specs(layers: Layers) -> list[LayerSpec]:
-    if isinstance(layers, nn.Module):
+    if _is_module(layers):
         return layers_from_module(layers)
     specs = list(layers)
     for spec in specs:

@@ -51,6 +51,7 @@ import torch
 from torch import nn
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from convzoo.analysis.profile_text import profile_lines
 from convzoo.ops.channel_shuffle import ChannelShuffle
 
 __all__ = ["LayerStats", "Coverage", "ProfileResult", "profile", "format_profile"]
@@ -653,56 +654,6 @@ def profile(
 # --------------------------------------------------------------------------- text
 
 
-def _human(n: float, unit: str = "") -> str:
-    for scale, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
-        if abs(n) >= scale:
-            return f"{n / scale:.2f}{suffix}{unit}"
-    return f"{n:.0f}{unit}"
-
-
-def _bytes(n: int) -> str:
-    for scale, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-        if n >= scale:
-            return f"{n / scale:.2f} {suffix}"
-    return f"{n} B"
-
-
 def format_profile(result: ProfileResult, layers: bool = False) -> str:
     """A text table of ``result``: totals, and one row per layer when ``layers``."""
-    lines = []
-    if layers:
-        rows = [
-            (
-                layer.name,
-                layer.type + ("" if layer.counted else " *"),
-                "x".join(str(d) for d in layer.output_shape),
-                f"{layer.params:,}",
-                f"{layer.macs:,}",
-                f"{layer.other_ops:,}",
-                _bytes(layer.activation_bytes),
-            )
-            for layer in result.layers
-        ]
-        header = ("layer", "type", "output", "params", "MACs", "other ops", "activations")
-        widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-        right = {3, 4, 5, 6}
-
-        def fmt(row):
-            return "  ".join(
-                str(c).rjust(w) if i in right else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))
-            )
-
-        lines += [fmt(header), "  ".join("-" * w for w in widths), *map(fmt, rows), ""]
-        if not all(layer.counted for layer in result.layers):
-            lines.append("* no formula for this module type: only its conv/matmul/point-wise ops counted")
-    shape = "x".join(str(d) for d in result.input_shape)
-    lines += [
-        f"input:             {shape} ({result.device})",
-        f"params:            {result.params:,} ({_human(result.params)})",
-        f"MACs:              {result.macs:,} ({_human(result.macs)}; conv + linear + matmul)",
-        f"FLOPs:             {result.flops:,} ({_human(result.flops)}; FLOPs = 2 x MACs)",
-        f"other ops:         {result.other_ops:,} ({_human(result.other_ops)}; norms, activations, pooling, element-wise)",
-        f"activation memory: {_bytes(result.activation_bytes)} (leaf-layer outputs, each storage once, none freed)",
-        result.coverage.summary(),
-    ]
-    return "\n".join(lines)
+    return "\n".join(profile_lines(result.to_dict(), layers=layers))

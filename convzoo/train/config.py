@@ -129,6 +129,7 @@ class TrainConfig:
     deterministic: bool = False
     out: str = "runs/latest"
     checkpoint_every: int = 0  # optimiser steps between mid-epoch checkpoints; 0: epoch ends only
+    tensorboard: bool = False  # also log to OUT/tensorboard (pip install 'convzoo[tensorboard]')
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON-ready values (paths as strings)."""

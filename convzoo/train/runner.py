@@ -13,7 +13,9 @@ writes the task's own files. The run writes into its output folder:
 - ``model.safetensors`` + ``model.json``: the model and what is needed to use it, for
   ``convzoo eval`` and ``convzoo predict``;
 - ``metrics.csv``, ``metrics.jsonl``, ``curves.png``: one row per epoch;
-- ``test_metrics.json`` and the task's files (a classifier's ``confusion.png``).
+- ``test_metrics.json`` and the task's files (a classifier's ``confusion.png``);
+- with ``tensorboard``, ``tensorboard/``: the same metrics, the loss of every batch and the
+  task's pictures as TensorBoard events (:class:`~convzoo.train.tensorboard.TensorBoardLog`).
 
 Under ``torchrun`` every process trains and only rank 0 writes.
 """
@@ -40,6 +42,7 @@ from convzoo.train.history import History
 from convzoo.train.progress import ProgressReporter
 from convzoo.train.seed import seed_everything
 from convzoo.train.state import load_state, save_state
+from convzoo.train.tensorboard import TensorBoardLog
 
 __all__ = ["Pipeline", "RESUME_FILE", "TrainResult", "build_model", "resumed_config", "train"]
 
@@ -168,8 +171,28 @@ def train(
     return result
 
 
+def _batches_done(trainer: Trainer) -> int:
+    """Training batches done since the start of the run."""
+    return trainer.position.epoch * trainer.train_sampler.batches_per_epoch + trainer.position.batch
+
+
 def _run(
     pipeline: Pipeline, config: TrainConfig, out: Path, ctx: DistContext, progress: ProgressReporter | None
+) -> TrainResult:
+    trainer = pipeline.trainer
+    board = None
+    if config.tensorboard and ctx.is_main:
+        board = TensorBoardLog(out, resumed_at=_batches_done(trainer) or None)
+    try:
+        return _fit_and_report(pipeline, config, out, ctx, progress, board)
+    finally:
+        if board is not None:
+            board.close()
+
+
+def _fit_and_report(
+    pipeline: Pipeline, config: TrainConfig, out: Path, ctx: DistContext, progress: ProgressReporter | None,
+    board: TensorBoardLog | None,
 ) -> TrainResult:
     trainer, meta = pipeline.trainer, pipeline.meta
     history = History(title=f"{meta.model} on {meta.dataset}")
@@ -179,10 +202,18 @@ def _run(
         if ctx.is_main:
             save_state(out / RESUME_FILE, {"config": config.to_dict(), "trainer": trainer.state_dict()})
 
+    def on_batch(index: int, batches: int, loss: float) -> None:
+        if progress is not None:
+            progress.batch(index, batches, loss)
+        if board is not None:
+            board.batch(_batches_done(trainer) - 1, loss)
+
     def on_step() -> None:
         mid_epoch = trainer.position.batch < trainer.train_sampler.batches_per_epoch
         if config.checkpoint_every and mid_epoch and trainer.position.step % config.checkpoint_every == 0:
             save_resume_state()
+        if board is not None:
+            board.step(_batches_done(trainer) - 1, trainer.optimizer.param_groups[0]["lr"])
 
     def on_epoch(row: dict[str, float]) -> None:
         save_resume_state()
@@ -190,6 +221,8 @@ def _run(
             meta.metrics = {key: value for key, value in row.items() if key != "epoch"}
             save_checkpoint(out / "model", trainer.module, meta)
             history.write(out)
+            if board is not None:
+                board.epoch(row, _batches_done(trainer) - 1)
             if progress is not None:
                 progress.end_epoch(row)
 
@@ -197,7 +230,7 @@ def _run(
         progress.epochs = config.epochs
     trainer.fit(
         on_epoch=on_epoch,
-        on_batch=progress.batch if progress is not None else None,
+        on_batch=on_batch,
         on_step=on_step,
         on_epoch_start=progress.start_epoch if progress is not None else None,
     )
@@ -208,6 +241,8 @@ def _run(
         meta.metrics.update({f"test_{key}": value for key, value in scalars.items()})
         checkpoint = save_checkpoint(out / "model", trainer.module, meta)
         (out / "test_metrics.json").write_text(json.dumps(test_report, indent=2) + "\n")
+        if board is not None:
+            board.report(scalars, out, _batches_done(trainer) - 1)
     return TrainResult(
         task=config.task, test_metrics=test_report, checkpoint=checkpoint, history=history, is_main=ctx.is_main
     )

@@ -1,16 +1,12 @@
-"""Prints the receptive-field table of docs/receptive-fields.md from the library itself.
+"""Prints the receptive-field table of docs/receptive-fields.md from the stored model cards
+(convzoo/analysis/model_cards.json, which a test keeps equal to the library's measurements).
 
     python docs/scripts/rf_table.py
 """
 
 from __future__ import annotations
 
-import convzoo
-from convzoo.analysis import receptive_field
-from convzoo.registry import meta_model
-
-
-FEATURE_TASKS = ("classification", "hyperspectral", "metric", "video")  # a metric model: its backbone's last map
+from convzoo.analysis.model_cards import rf_value, stored_cards
 
 
 def rf_table() -> str:
@@ -18,16 +14,14 @@ def rf_table() -> str:
         "| model | input | last feature map | receptive field | stride | offset |",
         "|---|---|---|---|---|---|",
     ]
-    for name in convzoo.list_models():
-        size = tuple(convzoo.model_card(name)["input_size"])
-        if len(size) < 2:  # a network over feature vectors (dscmr) has no spatial field
+    for name, card in sorted(stored_cards().items()):
+        field = card["receptive_field"]  # a classifier's last feature map; a dense predictor's output pixel
+        if field is None:  # a network over feature vectors (dscmr) has no spatial field
             continue
-        result = receptive_field(meta_model(name), size)
-        # A classifier's last feature map; a dense predictor's (denoiser, segmenter) output pixel.
-        last = result.stages[-1] if result.stages and convzoo.model_card(name)["task"] in FEATURE_TASKS else result.output
         lines.append(
-            f"| {name} | {'x'.join(map(str, size))} | `{last.name}` {'x'.join(map(str, last.shape[1:]))} "
-            f"| {last.size} | {last.jump} | {last.offset} |"
+            f"| {name} | {'x'.join(map(str, card['input_size']))} | `{field['name']}` "
+            f"{'x'.join(map(str, field['shape'][1:]))} | {rf_value(field['size'])} | {rf_value(field['jump'])} "
+            f"| {rf_value(field['offset'])} |"
         )
     return "\n".join(lines)
 
