@@ -51,7 +51,7 @@ def seconds(checkout: Path, argv: list[str], repeats: int) -> float:
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", LAUNCHER, str(checkout), *argv], capture_output=True, check=False)
+        subprocess.run([sys.executable, "-c", LAUNCHER, str(checkout), *argv], capture_output=True, check=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
