@@ -103,7 +103,7 @@ def test_input_too_small_for_model(capsys):
 
 def test_train_eval_predict(capsys, trained, tmp_path):
     for name in ("model.safetensors", "model.json", "resume.safetensors", "metrics.csv", "metrics.jsonl",
-                 "curves.png", "confusion.png", "test_metrics.json"):
+                 "curves.png", "confusion.png", "predictions.png", "test_metrics.json"):
         assert (trained / name).is_file(), name
     code, out, _ = run(capsys, "eval", str(trained / "model.safetensors"))
     assert code == 0 and "lenet5 on digits (test, 360 images): accuracy" in out

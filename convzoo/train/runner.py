@@ -13,7 +13,7 @@ writes the task's own files. The run writes into its output folder:
 - ``model.safetensors`` + ``model.json``: the model and what is needed to use it, for
   ``convzoo eval`` and ``convzoo predict``;
 - ``metrics.csv``, ``metrics.jsonl``, ``curves.png``: one row per epoch;
-- ``test_metrics.json`` and the task's files (a classifier's ``confusion.png``);
+- ``test_metrics.json`` and the task's files (a classifier's ``confusion.png`` and ``predictions.png``);
 - with ``tensorboard``, ``tensorboard/``: the same metrics, the loss of every batch and the
   task's pictures as TensorBoard events (:class:`~convzoo.train.tensorboard.TensorBoardLog`).
 

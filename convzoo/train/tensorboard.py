@@ -8,7 +8,7 @@ Written through ``torch.utils.tensorboard`` (the optional ``tensorboard`` packag
 - the loss of every batch (``batch/loss``) and the learning rate after every optimiser step
   (``batch/lr``);
 - the test split's scalar metrics (``test/accuracy``, ...) and the task's pictures, the PNG files
-  its report writes into the output folder (a classifier's confusion matrix, a denoiser's panels,
+  its report writes into the output folder (a classifier's confusion matrix and sample predictions, a denoiser's panels,
   a segmenter's overlays, a pose network's skeletons), as images, after the last epoch.
 
 A resumed run appends to the same folder and first discards what the killed run logged after its

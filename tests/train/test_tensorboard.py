@@ -44,7 +44,7 @@ def test_a_run_logs_metrics_batches_and_pictures(capsys, tmp_path):
     assert steps(board, "batch/loss") == list(range(2 * BATCHES))
     assert steps(board, "batch/lr") == list(range(2 * BATCHES))
     assert [event.value for event in board.Scalars("epoch")] == [1, 2]
-    assert tags["images"] == ["pictures/confusion"]
+    assert sorted(tags["images"]) == ["pictures/confusion", "pictures/predictions"]
     confusion = board.Images("pictures/confusion")[0]
     assert confusion.width > 100 and confusion.height > 100
 

@@ -20,6 +20,7 @@ from convzoo.registry import get_entry
 from convzoo.tasks.classification.confusion import plot_confusion
 from convzoo.tasks.classification.distillation import distil
 from convzoo.tasks.classification.objective import ClassificationTask, per_class_accuracy
+from convzoo.tasks.classification.predictions import PREDICTIONS_FILE, plot_predictions, predict_samples
 from convzoo.train.checkpoint import CheckpointMeta
 from convzoo.train.config import TrainConfig
 from convzoo.train.distributed import DistContext
@@ -81,6 +82,8 @@ def build(config: TrainConfig, ctx: DistContext) -> Pipeline:
         confusion = sums["confusion"].cpu()
         if is_main:
             plot_confusion(confusion, splits.class_names, out / "confusion.png")
+            samples = predict_samples(trainer.module, splits.test, trainer.ctx.device)
+            plot_predictions(*samples, splits.class_names, splits.mean, splits.std, out / PREDICTIONS_FILE)
         return {
             "split": test_split,
             **test,
