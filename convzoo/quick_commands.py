@@ -12,8 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed, explain_unet_sizes
+from convzoo.analysis.design import explain_topic
 from convzoo.analysis.model_cards import card_lines, find_cards, stored_card
-from convzoo.arguments import parse_shape, positive_int
+from convzoo.arguments import model_input, parse_shape, positive_int
 from convzoo.errors import ConvzooError
 
 __all__ = ["QUICK_COMMANDS", "add_quick_commands"]
@@ -38,16 +40,13 @@ def cmd_info(args: argparse.Namespace) -> None:
     if args.input is None and not args.layers:
         card = stored_card(args.model)
     else:
-        from convzoo.analysis.card_builder import compute_card
-        from convzoo.arguments import model_input
+        from convzoo.analysis.card_builder import compute_card  # torch: measures the model
 
         card = compute_card(args.model, model_input(args.model, args.input), layers=args.layers)
     print(json.dumps(card, indent=2) if args.json else "\n".join(card_lines(card)))
 
 
 def cmd_arith(args: argparse.Namespace) -> None:
-    from convzoo.analysis.arithmetic import explain_conv, explain_same_padding, explain_transposed, explain_unet_sizes
-
     if args.unet:
         print(explain_unet_sizes(args.size))
     elif args.transposed:
@@ -59,8 +58,6 @@ def cmd_arith(args: argparse.Namespace) -> None:
 
 
 def cmd_explain(args: argparse.Namespace) -> None:
-    from convzoo.analysis.design import explain_topic
-
     print(explain_topic(args.topic))
 
 

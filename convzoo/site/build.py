@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from convzoo.analysis.model_cards import rf_text, stored_cards
+from convzoo.analysis.model_cards import rf_text, rf_value, stored_cards
 from convzoo.analysis.profile_text import human, human_bytes
 from convzoo.site.html import INDEX_SCRIPT, escape, link, page, slug, table
 
@@ -52,7 +52,7 @@ def _rf_number(field: dict[str, Any] | None) -> str:
 def _rf_cell(field: dict[str, Any] | None) -> str:
     if field is None:
         return "-"
-    return "global" if field["global"] else escape(rf_text(field).split(" (")[0])
+    return "global" if field["global"] else escape(rf_value(field["size"]))
 
 
 def _weights(card: dict[str, Any]) -> str:

@@ -87,18 +87,18 @@ def test_sorting_and_filtering_in_a_real_browser(site, tmp_path):
             return [row.get_attribute(attribute) for row in driver.find_elements(By.CSS_SELECTOR, "#models tbody tr")
                     if row.is_displayed()]
 
-        macs = stored_cards()
+        cards = stored_cards()
         driver.find_element(By.CSS_SELECTOR, 'th[data-key="macs"] button').click()
         ascending = [int(value) for value in shown("data-macs")]
-        assert ascending == sorted(card["profile"]["macs"] for card in macs.values())
+        assert ascending == sorted(card["profile"]["macs"] for card in cards.values())
         driver.find_element(By.CSS_SELECTOR, 'th[data-key="macs"] button').click()
         assert [int(value) for value in shown("data-macs")] == ascending[::-1]
         assert driver.find_element(By.CSS_SELECTOR, 'th[data-key="macs"]').get_attribute("aria-sort") == "descending"
 
         Select(driver.find_element(By.ID, "family")).select_by_value("resnet")
-        resnets = [name for name, card in macs.items() if card["family"] == "resnet"]
+        resnets = [name for name, card in cards.items() if card["family"] == "resnet"]
         assert sorted(shown("data-name")) == sorted(resnets)
-        assert driver.find_element(By.ID, "count").text == f"{len(resnets)} of {len(macs)} models"
+        assert driver.find_element(By.ID, "count").text == f"{len(resnets)} of {len(cards)} models"
         driver.find_element(By.ID, "filter").send_keys("resnet5")
         assert sorted(shown("data-name")) == sorted(name for name in resnets if "resnet5" in name)
         assert driver.save_screenshot(str(tmp_path / "index.png"))
