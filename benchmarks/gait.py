@@ -39,7 +39,7 @@ from sections import write_section
 from convzoo.data.gait import load_gait_source, protocol_for
 from convzoo.registry import create_model
 from convzoo.tasks.gait.losses import strip_triplet_loss
-from convzoo.tasks.gait.pipeline import DEFAULT_SUBJECTS_PER_BATCH
+from convzoo.tasks.gait.flags import DEFAULT_SUBJECTS_PER_BATCH
 from convzoo.tasks.gait.scoring import table_lines
 from convzoo.train.config import resolve_config
 from convzoo.train.runner import train

@@ -6,10 +6,12 @@ Torch-free: the commands that need no network parse their arguments without impo
 from __future__ import annotations
 
 import argparse
+import importlib
+from typing import Callable
 
 from convzoo.errors import ConvzooError
 
-__all__ = ["model_input", "parse_shape", "positive_float", "positive_int", "train_flag"]
+__all__ = ["deferred", "model_input", "parse_shape", "positive_float", "positive_int", "train_flag"]
 
 
 def positive_int(text: str) -> int:
@@ -34,6 +36,17 @@ def train_flag(parser: argparse.ArgumentParser, name: str, **options) -> None:
     """The ``convzoo train`` flag of the TrainConfig field ``name``, whose default is ``None``, so that
     recipes and defaults fill what is not given."""
     parser.add_argument(f"--{name.replace('_', '-')}", dest=name, default=None, **options)
+
+
+def deferred(module: str, function: str) -> Callable[[argparse.Namespace], None]:
+    """A command's ``run``: ``module.function(args)``, imported when the command runs, so that building
+    ``convzoo``'s parser (and ``--help``) imports nothing the command needs to do its work, torch above all."""
+
+    def run(args: argparse.Namespace) -> None:
+        getattr(importlib.import_module(module), function)(args)
+
+    run.target = f"{module}.{function}"
+    return run
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -2,9 +2,10 @@
 
 Every user error prints one line, ``convzoo: error: ...``, and exits non-zero.
 
-The quick commands (:mod:`convzoo.quick_commands`: list, info, arith, explain) answer without
-importing torch: :func:`main` builds only their parsers when one of them is asked for, and every
-command's parser (:mod:`convzoo.commands`, which imports torch) otherwise.
+Building the parser imports no torch, so ``--help`` of every command answers at once; a command
+imports what it needs when it runs. The quick commands (:mod:`convzoo.quick_commands`: list, info,
+arith, explain) answer without importing torch at all, and :func:`main` builds only their parsers
+when one of them is asked for (every command's, :mod:`convzoo.commands`, otherwise).
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """``convzoo``'s commands that build networks: train, eval, predict, retrieve, rf, erf, compare, ops,
 attention; and the commands of every task, of deployment and of architecture search.
 
-Importing this module imports torch; :mod:`convzoo.cli` imports it only for these commands.
+Importing this module imports no torch, so that ``convzoo --help`` and every command's ``--help``
+answer at once: each command imports what it needs when it runs, and the tasks' and deployment's
+flags come from their torch-free modules. :mod:`convzoo.cli` builds these parsers only for these
+commands.
 """
 
 from __future__ import annotations
@@ -12,21 +15,14 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-import torch
-
 from convzoo.arguments import model_input, parse_shape, positive_int, train_flag
-from convzoo.data import AUGMENTATIONS, DATASETS, load_dataset
-from convzoo.data.images import load_image
+from convzoo.data.names import AUGMENTATIONS, IMAGE_DATASETS
 from convzoo.deploy.commands import add_deploy_commands
 from convzoo.errors import ConvzooError
 from convzoo.nas.commands import add_nas_commands
-from convzoo.registry import get_entry, meta_model
 from convzoo.site.command import add_site_command
-from convzoo.tasks import TASKS, get_task
-from convzoo.train.checkpoint import load_checkpoint
+from convzoo.tasks import TASKS, get_task, task_flags
 from convzoo.train.config import RECIPES, TrainConfig, resolve_config
-from convzoo.train.progress import ProgressReporter
-from convzoo.train.runner import train
 
 __all__ = ["add_commands"]
 
@@ -40,6 +36,10 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    from convzoo.registry import get_entry
+    from convzoo.train.progress import ProgressReporter
+    from convzoo.train.runner import train
+
     if args.resume is None and args.model is None:
         raise ConvzooError("give a MODEL to train, or --resume DIR to continue a run")
     progress = ProgressReporter(sys.stdout, 0)
@@ -80,18 +80,24 @@ def read_genotype(path: Path) -> dict:
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
+    from convzoo.train.checkpoint import load_checkpoint
+
     model, meta = load_checkpoint(args.checkpoint)
     for line in get_task(meta.task).evaluate(args, model, meta):
         print(line)
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
+    from convzoo.train.checkpoint import load_checkpoint
+
     model, meta = load_checkpoint(args.checkpoint)
     for line in get_task(meta.task).predict(args, model, meta):
         print(line)
 
 
 def cmd_retrieve(args: argparse.Namespace) -> None:
+    from convzoo.train.checkpoint import load_checkpoint
+
     model, meta = load_checkpoint(args.checkpoint)
     retrieve = get_task(meta.task).retrieve
     if retrieve is None:
@@ -104,6 +110,7 @@ def cmd_retrieve(args: argparse.Namespace) -> None:
 
 def cmd_rf(args: argparse.Namespace) -> None:
     from convzoo.analysis.receptive_field import format_receptive_field, receptive_field
+    from convzoo.registry import meta_model
 
     input_size = model_input(args.model, args.input)
     model = meta_model(args.model, in_chans=input_size[0])
@@ -113,9 +120,13 @@ def cmd_rf(args: argparse.Namespace) -> None:
 
 
 def cmd_erf(args: argparse.Namespace) -> None:
+    import torch
+
     from convzoo.analysis.erf import effective_receptive_field, plot_erf
     from convzoo.analysis.receptive_field import receptive_field
-    from convzoo.registry import create_model
+    from convzoo.data import load_dataset
+    from convzoo.registry import create_model, meta_model
+    from convzoo.train.checkpoint import load_checkpoint
 
     if args.checkpoint is not None:
         model, meta = load_checkpoint(args.checkpoint)
@@ -156,7 +167,11 @@ def parse_query(text: str) -> tuple[float, float]:
 
 
 def cmd_attention(args: argparse.Namespace) -> None:
+    import torch
+
     from convzoo.analysis.attention_maps import capture_attention, plot_channel_weights, plot_spatial_maps
+    from convzoo.data.images import load_image
+    from convzoo.train.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(args.checkpoint)
     in_chans, image_size, _ = meta.input_size
@@ -234,7 +249,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
         "indian_pines, pavia_university, salinas: their .mat files in DIR (indian_pines without DIR: tensorly's "
         "copy). More in docs/datasets.md."
     ))
-    train_flag(data, "dataset", help=f"classification: {', '.join(sorted(DATASETS))} (default: digits); other "
+    train_flag(data, "dataset", help=f"classification: {', '.join(sorted(IMAGE_DATASETS))} (default: digits); other "
                "tasks: see their groups below")
     train_flag(data, "data_dir", help="folder holding the dataset's standard files")
     train_flag(data, "download", action="store_const", const=True, help="fetch the dataset where the machine is online")
@@ -270,9 +285,7 @@ def _add_train_arguments(train: argparse.ArgumentParser) -> None:
     train_flag(transfer, "freeze", help="none, features or stages:N")
     train_flag(transfer, "head_only", action="store_const", const=True, help="train only the classifier layer")
     for name in TASKS:
-        add_task_arguments = get_task(name).add_train_arguments
-        if add_task_arguments is not None:
-            add_task_arguments(train)
+        task_flags(name).add_train_arguments(train)
     run = train.add_argument_group("run")
     train_flag(run, "seed", type=int, help=f"default: {defaults.seed}")
     train_flag(run, "deterministic", action="store_const", const=True, help="deterministic kernels (GPU)")
@@ -325,7 +338,7 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     erf.add_argument("--checkpoint", type=Path, help="a checkpoint written by convzoo train")
     erf.add_argument("--input", type=parse_shape,
                       help="input shape CxHxW, CxDxHxW for a 3-D network (default: the model's)")
-    erf.add_argument("--dataset", choices=sorted(DATASETS), help="average over test images instead of noise")
+    erf.add_argument("--dataset", choices=sorted(IMAGE_DATASETS), help="average over test images instead of noise")
     erf.add_argument("--data-dir", help="folder holding the dataset's standard files")
     erf.add_argument("--samples", type=positive_int, default=16)
     erf.add_argument("--stage", type=int, help="feature_info stage index (default: the last feature map)")
@@ -378,9 +391,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
     retrieve.set_defaults(run=cmd_retrieve, outputs={"out": "file"})
 
     for name in TASKS:
-        add_task_commands = get_task(name).add_commands
-        if add_task_commands is not None:
-            add_task_commands(commands)
+        flags = task_flags(name)
+        if hasattr(flags, "add_commands"):
+            flags.add_commands(commands)
     add_deploy_commands(commands)
     add_nas_commands(commands)
     add_site_command(commands)

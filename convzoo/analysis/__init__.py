@@ -11,10 +11,11 @@ the functions, whichever is imported first.
 
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 from typing import Any
+
+from convzoo.lazy_exports import lazy_exports
 
 # Each public name -> the submodule that defines it.
 _SUBMODULE_OF = {
@@ -44,16 +45,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _SUBMODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_SUBMODULE_OF[name]}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _SUBMODULE_OF)
 
 
 class _Package(types.ModuleType):

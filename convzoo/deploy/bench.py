@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from convzoo.analysis.timing import Timing, time_call, torch_threads
+from convzoo.deploy.commands import BACKENDS
 from convzoo.errors import ConvzooError
 
 __all__ = [
@@ -64,7 +65,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-BACKENDS = ("eager", "channels_last", "compile", "fused", "onnxruntime", "onnxruntime-int8")
 REASON_LENGTH = 160  # a reason is one line; inductor's and onnx's messages run to pages
 
 Bind = Callable[[torch.Tensor], Callable[[], Any]]  # a backend: given the input batch, the call to time

@@ -4,36 +4,13 @@ or torch.export's ExportedProgram (``--format pt2``). The exporting is :mod:`con
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from torch import nn
 
-from convzoo.arguments import parse_shape, positive_int
 from convzoo.deploy.source import load_source
 from convzoo.errors import ConvzooError
 
-__all__ = ["FORMATS", "add_export_command"]
-
-FORMATS = ("onnx", "pt2")
-
-
-def add_export_command(commands: argparse._SubParsersAction) -> None:
-    export = commands.add_parser("export", help="export a model or checkpoint to ONNX (checked against PyTorch in "
-                                 "onnxruntime) or to torch.export's ExportedProgram (.pt2)")
-    export.add_argument("model", metavar="MODEL_OR_CHECKPOINT",
-                        help="a checkpoint (run folder or file) or a registered model name (random weights)")
-    export.add_argument("--out", type=Path, required=True, help="the file to write, e.g. model.onnx or model.pt2")
-    export.add_argument("--input", type=parse_shape,
-                        help="input shape CxHxW, CxDxHxW for a 3-D network (default: the checkpoint's, else the "
-                             "model's)")
-    export.add_argument("--dynamic-batch", action="store_true", help="a free batch axis (default: batch 1)")
-    export.add_argument("--opset", type=positive_int, help="ONNX opset (default: the exporter's, 20 for torchscript)")
-    export.add_argument("--format", choices=FORMATS,
-                        help="onnx or pt2 (default: pt2 when --out ends in .pt2, else onnx)")
-    export.add_argument("--exporter", default="torchscript",
-                        help="PyTorch's ONNX exporter: torchscript (default; fast) or dynamo (torch.export, opsets "
-                             "18-23); docs/deployment.md compares them")
-    export.set_defaults(run=cmd_export, outputs={"out": "file"})
+__all__ = ["cmd_export"]
 
 
 def cmd_export(args: argparse.Namespace) -> None:

@@ -63,6 +63,7 @@ from torch import nn
 from torch.nn.utils import prune as torch_prune
 
 from convzoo.analysis.profile import profile, tensors_in
+from convzoo.deploy.commands import IMPORTANCES
 from convzoo.errors import ConvzooError
 from convzoo.ops.channel_shuffle import ChannelShuffle
 from convzoo.train.widths import mark_pruned
@@ -72,7 +73,6 @@ __all__ = [
     "sparsity_report",
 ]
 
-IMPORTANCES = ("magnitude", "taylor")
 # The channel ratio pruned after the last step: at 0.9 even the per-layer ranking reaches about
 # 1% of the MACs, and no layer loses all its channels.
 MAX_CHANNEL_RATIO = 0.9

@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from convzoo.arguments import parse_shape, positive_int
 from convzoo.data import load_dataset
-from convzoo.deploy.prune import IMPORTANCES, prune_structured, prune_unstructured
+from convzoo.deploy.commands import CALIBRATION_BATCH
+from convzoo.deploy.prune import prune_structured, prune_unstructured
 from convzoo.deploy.source import is_checkpoint, load_source
 from convzoo.errors import ConvzooError
 from convzoo.tasks.classification.objective import ClassificationTask
@@ -33,48 +33,7 @@ from convzoo.train.engine import evaluate
 from convzoo.train.progress import ProgressReporter
 from convzoo.train.runner import train
 
-__all__ = ["add_prune_command", "cmd_prune"]
-
-CALIBRATION_BATCH = 32  # images per Taylor-importance batch
-
-
-def _fraction(text: str) -> float:
-    """An argument type: a number strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1, got {text!r}") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a fraction between 0 and 1 (both excluded), got {text!r}")
-    return value
-
-
-def add_prune_command(commands: argparse._SubParsersAction) -> None:
-    prune = commands.add_parser("prune", help="prune a classifier's channels to a MAC budget (or zero its smallest "
-                                "weights), then fine-tune it; MACs, parameters and test accuracy before and after")
-    prune.add_argument("checkpoint", help="a checkpoint written by convzoo train, or a model name (random weights: "
-                       "MACs and parameters only)")
-    prune.add_argument("--out", type=Path, required=True, help="folder for pruned.safetensors and the fine-tuning run")
-    prune.add_argument("--target-macs", type=_fraction, default=0.5,
-                       help="MAC fraction to keep, measured by convzoo's profile (default: 0.5)")
-    prune.add_argument("--importance", choices=IMPORTANCES, default="magnitude",
-                       help="channel ranking: weight magnitude, or Taylor |weight x gradient| on training batches")
-    prune.add_argument("--global", dest="global_pruning", action="store_true",
-                       help="one ranking over all layers (structured) or one threshold (unstructured); default: "
-                            "the same share in every layer")
-    prune.add_argument("--round-to", type=positive_int, metavar="N",
-                       help="keep every pruned layer's channel count a multiple of N (8 suits onnxruntime's and "
-                            "oneDNN's blocked kernels; default: any count)")
-    prune.add_argument("--unstructured", type=_fraction, metavar="SPARSITY",
-                       help="zero this share of the conv and linear weights instead of removing channels")
-    prune.add_argument("--finetune-epochs", type=int, default=0, metavar="N",
-                       help="epochs of fine-tuning after structured pruning (default: 0)")
-    prune.add_argument("--lr", type=float, default=1e-3, help="fine-tuning learning rate, Adam (default: 1e-3)")
-    prune.add_argument("--batch-size", type=positive_int, default=64, help="fine-tuning batch (default: 64)")
-    prune.add_argument("--calibration-batches", type=positive_int, default=4,
-                       help=f"training batches of {CALIBRATION_BATCH} for Taylor importance (default: 4)")
-    prune.add_argument("--input", type=parse_shape, help="a model name's input CxHxW (default: the model's)")
-    prune.set_defaults(run=cmd_prune, outputs={"out": "folder"})
+__all__ = ["cmd_prune"]
 
 
 def _load(args: argparse.Namespace) -> tuple[nn.Module, CheckpointMeta | None, tuple[int, ...]]:

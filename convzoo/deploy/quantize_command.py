@@ -13,42 +13,15 @@ from pathlib import Path
 
 import torch
 
-from convzoo.arguments import positive_int
 from convzoo.data import ImageSplits, load_dataset
+from convzoo.deploy.commands import DEFAULT_CALIBRATION_BATCHES
 from convzoo.errors import ConvzooError
 from convzoo.tasks.classification.objective import ClassificationTask
 from convzoo.train.checkpoint import CheckpointMeta, load_checkpoint
 from convzoo.train.engine import evaluate
 
-__all__ = ["METHODS", "add_quantize_command", "cmd_quantize"]
+__all__ = ["cmd_quantize"]
 
-DEFAULT_CALIBRATION_BATCHES = 8
-# The keys of convzoo.deploy.quantize.CALIBRATION_METHODS, named here so that building the parser does not
-# import onnxruntime (the quantiser modules load when the command runs).
-METHODS = ("entropy", "minmax", "percentile")
-
-
-def add_quantize_command(commands: argparse._SubParsersAction) -> None:
-    quantize = commands.add_parser(
-        "quantize", help="int8 ONNX model of a classification checkpoint (static, QDQ, calibrated on its training "
-        "images), or its weights as k-means codebooks (--codebook-size); prints test accuracy before and after",
-    )
-    quantize.add_argument("checkpoint", type=Path, help="run folder or checkpoint written by convzoo train")
-    quantize.add_argument("--out", type=Path, required=True, help="the int8 ONNX file (model.int8.onnx), or with "
-                          "--codebook-size the codes and codebooks (model.codebooks.safetensors)")
-    quantize.add_argument("--calibration-batches", type=positive_int, help="training batches whose activation "
-                          f"ranges calibrate the int8 model (default: {DEFAULT_CALIBRATION_BATCHES})")
-    quantize.add_argument("--method", choices=METHODS, default="minmax",
-                          help="how activation ranges are chosen: minmax (no clipping), entropy (KL divergence), "
-                          "percentile (99.999%% of values); default minmax")
-    quantize.add_argument("--per-tensor", action="store_true", help="one weight scale per layer, not per channel")
-    quantize.add_argument("--batch-size", type=positive_int, default=32, help="images per calibration and test batch")
-    quantize.add_argument("--codebook-size", type=positive_int, help="quantise the conv and linear weights instead: "
-                          "k-means centroids per layer (Stock et al. 2020; 256 = one byte per block)")
-    quantize.add_argument("--block-size", type=positive_int, help="with --codebook-size: weights per block (default: "
-                          "the kernel for KxK convs, 4 for 1x1 convs and linear layers; 1 = scalar k-means)")
-    quantize.add_argument("--data-dir", help="folder holding the dataset's standard files (default: the run's)")
-    quantize.set_defaults(run=cmd_quantize, outputs={"out": "file"})
 
 
 def _classification_checkpoint(path: Path) -> tuple[torch.nn.Module, CheckpointMeta]:

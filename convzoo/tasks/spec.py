@@ -3,9 +3,10 @@
 Each task package builds its own in ``task.py`` (``TASK``), from the functions of its
 pipeline and its commands; :func:`convzoo.tasks.get_task` finds it by the task's name,
 which is ``--task``'s value and what a checkpoint's metadata stores. ``convzoo train``
-adds the task's flags and prints its summary, ``convzoo eval``, ``convzoo predict`` and
-``convzoo retrieve`` ask the checkpoint's task, and the task adds its own subcommands
-(``convzoo denoise``).
+prints its summary, ``convzoo eval``, ``convzoo predict`` and ``convzoo retrieve`` ask the
+checkpoint's task. The task's flags and its own subcommands (``convzoo denoise``) are not
+here but in its torch-free ``flags.py`` (:func:`convzoo.tasks.task_flags`), so that
+building ``convzoo``'s parser imports no task.
 """
 
 from __future__ import annotations
@@ -40,9 +41,6 @@ class TaskSpec:
         predict: ``predict(args, model, meta)``: the lines ``convzoo predict`` prints; a
             task whose checkpoints do not label images raises a
             :class:`~convzoo.errors.ConvzooError` that names the command doing their work.
-        add_train_arguments: adds the group of ``convzoo train`` flags of the task's
-            :class:`~convzoo.train.config.TrainConfig` fields; ``None`` if it has none.
-        add_commands: adds the task's own subcommands to ``convzoo``'s; ``None`` if it has none.
         retrieve: ``retrieve(args, model, meta)``: the lines ``convzoo retrieve`` prints (the
             nearest gallery items to a query); ``None`` for a task that retrieves nothing.
     """
@@ -52,6 +50,4 @@ class TaskSpec:
     train_summary: Callable[[TrainResult, Path], list[str]]
     evaluate: Callable[[argparse.Namespace, nn.Module, CheckpointMeta], list[str]]
     predict: Callable[[argparse.Namespace, nn.Module, CheckpointMeta], list[str]]
-    add_train_arguments: Callable[[argparse.ArgumentParser], None] | None = None
-    add_commands: Callable[[argparse._SubParsersAction], None] | None = None
     retrieve: Callable[[argparse.Namespace, nn.Module, CheckpointMeta], list[str]] | None = None

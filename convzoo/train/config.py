@@ -5,6 +5,9 @@ recipe's values (``--recipe NAME``), then every flag the user gave. The resolved
 is stored in the checkpoint, so ``--resume`` continues with exactly the same settings
 (``--epochs`` alone may change with it: the run's new length). :meth:`TrainConfig.validate`
 checks every setting before a run writes or loads anything.
+
+Importing this module imports no torch (``convzoo train --help`` shows its defaults): the registry and
+the transfer-learning parser it checks settings against are imported when a config is validated.
 """
 
 from __future__ import annotations
@@ -15,10 +18,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from convzoo.data import AUGMENTATIONS
+from convzoo.data.names import AUGMENTATIONS
 from convzoo.errors import ConvzooError
-from convzoo.registry import get_entry, list_models
-from convzoo.train.transfer import parse_freeze
 
 __all__ = ["RECIPES", "TASK_DEFAULTS", "TrainConfig", "resolve_config"]
 
@@ -142,6 +143,8 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Refuse settings that cannot train, before the run creates or loads anything."""
+        from convzoo.train.transfer import parse_freeze
+
         if self.optimizer not in OPTIMIZERS:
             raise ConvzooError(f"unknown optimizer {self.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
         if self.schedule not in SCHEDULES:
@@ -170,6 +173,8 @@ class TrainConfig:
 
     def _check_task(self) -> None:
         """The model's registry task decides which tasks can train it (a classifier also labels pixel patches)."""
+        from convzoo.registry import get_entry, list_models
+
         model_task = get_entry(self.model).task
         if self.task not in TRAINABLE_BY.get(model_task, (model_task,)):
             names = list_models(task=self.task)
@@ -338,6 +343,8 @@ def resolve_config(recipe: str | None = None, **overrides: Any) -> TrainConfig:
     The task is the one given, else the recipe's, else the model's own (its registry
     entry's), so that ``convzoo train dncnn_s`` trains a denoiser without ``--task``.
     """
+    from convzoo.registry import get_entry
+
     name = recipe or "default"
     if name not in RECIPES:
         raise ConvzooError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")

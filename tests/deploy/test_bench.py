@@ -11,7 +11,7 @@ import torch
 from convzoo.analysis.timing import time_call
 from convzoo.deploy import bench
 from convzoo.deploy.bench import BenchRow, benchmark, format_report
-from convzoo.deploy.bench_command import add_bench_command
+from convzoo.deploy.commands import add_bench_command
 from convzoo.errors import ConvzooError
 from convzoo.registry import create_model
 from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint

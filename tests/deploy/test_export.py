@@ -25,7 +25,7 @@ from convzoo.deploy.export import (
     export_pt2,
     onnx_session,
 )
-from convzoo.deploy.export_command import add_export_command
+from convzoo.deploy.commands import add_export_command
 from convzoo.errors import ConvzooError
 from convzoo.registry import meta_model, model_card
 from convzoo.train.checkpoint import CheckpointMeta, save_checkpoint

@@ -13,7 +13,7 @@ import torch
 from convzoo.analysis.profile import profile
 from convzoo.deploy.export import export_onnx
 from convzoo.deploy.prune import prune_structured, prune_unstructured
-from convzoo.deploy.prune_command import add_prune_command
+from convzoo.deploy.commands import add_prune_command
 from convzoo.errors import ConvzooError
 from convzoo.registry import create_model
 from convzoo.train.checkpoint import CheckpointMeta, load_checkpoint, save_checkpoint

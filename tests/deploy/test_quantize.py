@@ -17,7 +17,7 @@ from torch import nn
 
 from convzoo.data import load_dataset
 from convzoo.deploy.quantize import CALIBRATION_METHODS, calibration_batches, onnx_accuracy, quantize_onnx, quantize_pt2e
-from convzoo.deploy.quantize_command import METHODS, add_quantize_command
+from convzoo.deploy.commands import METHODS, add_quantize_command
 from convzoo.errors import ConvzooError
 from convzoo.train.checkpoint import load_checkpoint
 from convzoo.train.config import TrainConfig

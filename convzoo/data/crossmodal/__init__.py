@@ -17,12 +17,11 @@ from pathlib import Path
 from convzoo.data.crossmodal.features import FEATURE_FILES, load_feature_files
 from convzoo.data.crossmodal.paired_digits import VOCABULARY, bag_of_words, paired_digits_splits
 from convzoo.data.crossmodal.splits import CrossModalSplit, CrossModalSplits
+from convzoo.data.names import CROSSMODAL_DATASETS as DATASETS
 from convzoo.errors import ConvzooError
 
 __all__ = ["DATASETS", "FEATURE_FILES", "VOCABULARY", "CrossModalSplit", "CrossModalSplits", "bag_of_words",
            "load_crossmodal_dataset", "load_feature_files", "paired_digits_splits"]
-
-DATASETS = ("paired-digits", "dscmr-features")
 
 
 def load_crossmodal_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0) -> CrossModalSplits:

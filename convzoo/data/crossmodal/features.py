@@ -22,11 +22,10 @@ import numpy as np
 import torch
 
 from convzoo.data.crossmodal.splits import CrossModalSplit, CrossModalSplits
+from convzoo.data.names import DSCMR_FEATURE_FILES as FEATURE_FILES
 from convzoo.errors import ConvzooError
 
 __all__ = ["FEATURE_FILES", "load_feature_files", "read_mat_array"]
-
-FEATURE_FILES = ("train_img", "train_txt", "train_img_lab", "test_img", "test_txt", "test_img_lab")
 
 
 def read_mat_array(path: Path) -> np.ndarray:

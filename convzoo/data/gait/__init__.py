@@ -23,13 +23,12 @@ from convzoo.data.gait.protocol import CASIA_B_PROTOCOL, WALKERS_PROTOCOL, GaitP
 from convzoo.data.gait.sequences import CONDITIONS, VIEWS, GaitSequence, GaitSource
 from convzoo.data.gait.sets import SilhouetteSets
 from convzoo.data.gait.walkers import GeneratedWalkers
+from convzoo.data.names import GAIT_DATASETS
 from convzoo.errors import ConvzooError
 
 __all__ = ["CASIA_B_PROTOCOL", "CONDITIONS", "GAIT_DATASETS", "VIEWS", "WALKERS_PROTOCOL", "CasiaB", "GaitProtocol",
            "GaitSequence", "GaitSource", "GaitSplit", "GeneratedWalkers", "SilhouetteSets", "load_gait_source",
            "preprocess_silhouette", "protocol_for"]
-
-GAIT_DATASETS = ("walkers", "casia-b")
 
 
 def load_gait_source(name: str, data_dir: str | Path | None = None, seed: int = 0) -> GaitSource:

@@ -7,7 +7,7 @@
 - :mod:`~convzoo.tasks.classification.distillation`: knowledge distillation from a
   teacher checkpoint (``--teacher``);
 - :mod:`~convzoo.tasks.classification.confusion`: the confusion matrix as a picture;
-- :mod:`~convzoo.tasks.classification.commands`: the distillation flags of ``convzoo
-  train``, and what ``train``, ``eval`` and ``predict`` print;
+- :mod:`~convzoo.tasks.classification.flags`: the distillation flags of ``convzoo train``;
+- :mod:`~convzoo.tasks.classification.commands`: what ``train``, ``eval`` and ``predict`` print;
 - :mod:`~convzoo.tasks.classification.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 """

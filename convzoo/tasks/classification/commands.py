@@ -1,5 +1,4 @@
-"""Classification on the command line: its ``convzoo train`` flags (knowledge distillation; the rest are the
-common ones), and what ``train``, ``eval`` and ``predict`` print for it."""
+"""What ``convzoo train``, ``eval`` and ``predict`` print for a classifier (its flags: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -8,33 +7,14 @@ from pathlib import Path
 
 import torch
 
-from convzoo.arguments import train_flag
 from convzoo.data import load_dataset
 from convzoo.data.images import load_image
 from convzoo.tasks.classification.objective import ClassificationTask
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.engine import evaluate as evaluate_model
 from convzoo.train.runner import TrainResult
 
-__all__ = ["accuracy_line", "add_train_arguments", "evaluate", "predict", "top_k", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    distillation = train.add_argument_group(
-        "knowledge distillation (--task classification)",
-        "Hinton et al. 2015: the model learns from a trained teacher's predictions softened by a temperature T: "
-        "loss = A * T^2 * KL(teacher's || model's) + (1 - A) * cross-entropy with the labels. The teacher runs "
-        "frozen, in eval mode, on the same augmented batches; the saved model is a plain classifier.",
-    )
-    train_flag(distillation, "teacher", metavar="CHECKPOINT",
-               help="a classifier trained by convzoo train (its run folder or model.safetensors) on the same "
-                    "classes, channels, image size and normalisation")
-    train_flag(distillation, "kd_temperature", type=float, metavar="T",
-               help=f"softmax temperature of the soft targets (default: {defaults.kd_temperature})")
-    train_flag(distillation, "kd_alpha", type=float, metavar="A",
-               help=f"weight of the soft-target loss, in [0, 1] (default: {defaults.kd_alpha})")
+__all__ = ["accuracy_line", "evaluate", "predict", "top_k", "train_summary"]
 
 
 def accuracy_line(test: dict) -> str:

@@ -11,12 +11,16 @@
   (``--dataset image-text``);
 - :mod:`~convzoo.tasks.crossmodal.pipeline`: a training run's data, model and report;
 - :mod:`~convzoo.tasks.crossmodal.files`: images for a text (``convzoo retrieve --text``);
-- :mod:`~convzoo.tasks.crossmodal.commands`, :mod:`~convzoo.tasks.crossmodal.task`: the command line.
+- :mod:`~convzoo.tasks.crossmodal.flags`, :mod:`~convzoo.tasks.crossmodal.commands`,
+  :mod:`~convzoo.tasks.crossmodal.task`: the command line.
+
+The package imports each name's module when the name is first asked for.
 """
 
 from __future__ import annotations
 
-from convzoo.tasks.crossmodal.losses import dscmr_loss
-from convzoo.tasks.crossmodal.retrieval import cross_modal_map
+from convzoo.lazy_exports import lazy_exports
 
 __all__ = ["cross_modal_map", "dscmr_loss"]
+
+__getattr__, __dir__ = lazy_exports(__name__, {"dscmr_loss": "losses", "cross_modal_map": "retrieval"})

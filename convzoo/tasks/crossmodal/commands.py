@@ -1,5 +1,5 @@
-"""Cross-modal retrieval on the command line: its ``convzoo train`` flags, and what ``train``, ``eval`` and
-``retrieve --text`` print for it."""
+"""What ``convzoo train``, ``eval`` and ``retrieve --text`` print for cross-modal retrieval (its flags:
+:mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -9,44 +9,14 @@ from typing import NoReturn
 
 import torch
 
-from convzoo.arguments import train_flag
-from convzoo.data.crossmodal import FEATURE_FILES
 from convzoo.errors import ConvzooError
 from convzoo.tasks.crossmodal.files import retrieve_for_text
-from convzoo.tasks.crossmodal.objective import ABLATIONS
-from convzoo.tasks.crossmodal.pipeline import TASK_DATASETS, check_widths, load_task_data
+from convzoo.tasks.crossmodal.pipeline import check_widths, load_task_data
 from convzoo.tasks.crossmodal.scoring import PR_FILE, embed_split, map_report, plot_precision_recall, report_lines
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_train_arguments", "evaluate", "predict", "retrieve", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    crossmodal = train.add_argument_group(
-        "cross-modal retrieval (--task crossmodal)",
-        f"--dataset {' | '.join(TASK_DATASETS)}: paired-digits (generated, the default: scikit-learn's digits with "
-        "generated sentences as bags of words), dscmr-features (--data-dir: DSCMR's release, "
-        f"{', '.join(name + '.mat' for name in FEATURE_FILES)}), image-text (--data-dir: train/, test/, optional "
-        "val/, each <class>/<name>.<image> with <name>.txt beside it; the images through a zoo CNN, frozen or "
-        "fine-tuned, the texts as bags of words)",
-    )
-    train_flag(crossmodal, "crossmodal_alpha", type=float,
-               help=f"weight of the common-space loss J2 (default: {defaults.crossmodal_alpha})")
-    train_flag(crossmodal, "crossmodal_beta", type=float,
-               help=f"weight of the modality-invariance loss J3 (default: {defaults.crossmodal_beta})")
-    train_flag(crossmodal, "image_encoder", metavar="MODEL",
-               help=f"image-text: the zoo CNN whose pooled features the images become (default: "
-                    f"{defaults.image_encoder})")
-    train_flag(crossmodal, "image_encoder_weights", metavar="CHECKPOINT",
-               help="image-text: the encoder's weights (torchvision, timm or convzoo; default: random, for tests only)")
-    train_flag(crossmodal, "image_encoder_finetune", action="store_const", const=True,
-               help="image-text: train the encoder with DSCMR's losses on the pixels (held in memory, 602,112 bytes "
-                    "an image at 3x224x224) instead of computing its features once, frozen")
-    train_flag(crossmodal, "crossmodal_ablate", choices=ABLATIONS,
-               help="leave one loss out: label (J1), common (J2), invariance (J3) (default: none)")
+__all__ = ["evaluate", "predict", "retrieve", "train_summary"]
 
 
 def train_summary(result: TrainResult, out: Path) -> list[str]:

@@ -16,11 +16,10 @@ import torch
 
 from convzoo.errors import ConvzooError
 from convzoo.models.dscmr import DSCMROutput
+from convzoo.tasks.crossmodal.flags import ABLATIONS
 from convzoo.tasks.crossmodal.losses import ALPHA, BETA, dscmr_loss
 
-__all__ = ["ABLATIONS", "CrossModalTask"]
-
-ABLATIONS = ("none", "label", "common", "invariance")  # the loss left out: none, J1, J2 or J3
+__all__ = ["CrossModalTask"]
 
 
 class CrossModalTask:

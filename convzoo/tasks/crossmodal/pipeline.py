@@ -28,10 +28,11 @@ from typing import Any
 
 from torch import nn
 
-from convzoo.data.crossmodal import DATASETS, CrossModalSplits, load_crossmodal_dataset
+from convzoo.data.crossmodal import CrossModalSplits, load_crossmodal_dataset
 from convzoo.errors import ConvzooError
 from convzoo.registry import create_model
 from convzoo.tasks.crossmodal.encoders import encode_image_text, encoder_input, load_image_encoder
+from convzoo.tasks.crossmodal.flags import IMAGE_TEXT
 from convzoo.tasks.crossmodal.objective import CrossModalTask
 from convzoo.tasks.crossmodal.scoring import PR_FILE, embed_split, map_report, plot_precision_recall
 from convzoo.train.checkpoint import CheckpointMeta
@@ -40,12 +41,10 @@ from convzoo.train.distributed import DistContext
 from convzoo.train.engine import Trainer
 from convzoo.train.runner import Pipeline
 
-__all__ = ["ADAM_BETAS", "DATA_SEED", "DEFAULT_DATASET", "IMAGE_TEXT", "TASK_DATASETS", "build", "check_widths",
+__all__ = ["ADAM_BETAS", "DATA_SEED", "DEFAULT_DATASET", "build", "check_widths",
            "data_settings", "load_task_data", "model_arguments"]
 
 DEFAULT_DATASET = "paired-digits"
-IMAGE_TEXT = "image-text"  # images and raw texts, encoded by convzoo.tasks.crossmodal.encoders
-TASK_DATASETS = (*DATASETS, IMAGE_TEXT)
 DATA_SEED = 0  # the generated pairs are the same whatever the run's --seed
 ADAM_BETAS = (0.5, 0.999)  # the released code's
 

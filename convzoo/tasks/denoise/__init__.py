@@ -11,7 +11,7 @@
 - :mod:`~convzoo.tasks.denoise.panels`: clean, noisy, denoised and predicted noise as titled panels;
 - :mod:`~convzoo.tasks.denoise.pipeline`: a training run's patches, noise, validation and test report;
 - :mod:`~convzoo.tasks.denoise.files`: an image file denoised with a checkpoint;
-- :mod:`~convzoo.tasks.denoise.commands`: its ``convzoo train`` flags, what ``train`` and
-  ``eval`` print, and ``convzoo denoise``;
+- :mod:`~convzoo.tasks.denoise.flags`: its ``convzoo train`` flags and ``convzoo denoise``'s;
+- :mod:`~convzoo.tasks.denoise.commands`: what ``train`` and ``eval`` print, and ``convzoo denoise``;
 - :mod:`~convzoo.tasks.denoise.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 """

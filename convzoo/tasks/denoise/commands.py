@@ -1,5 +1,5 @@
-"""Denoising on the command line: its ``convzoo train`` flags, what ``train`` and ``eval`` print,
-and its own command, ``convzoo denoise CHECKPOINT IMAGE``."""
+"""What ``convzoo train`` and ``eval`` print for denoising, and the work of its own command, ``convzoo denoise
+CHECKPOINT IMAGE`` (its flags and parser: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,14 @@ from typing import NoReturn
 
 import torch
 
-from convzoo.arguments import positive_int, train_flag
 from convzoo.data.natural_images import load_denoise_images
 from convzoo.errors import ConvzooError
 from convzoo.tasks.denoise.files import denoise_file
 from convzoo.tasks.denoise.scoring import test_report
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    noise = train.add_argument_group(
-        "denoising (--task denoise)",
-        "--dataset natural (the bundled photographs, default), photos (also pywavelets' and, when installed, "
-        "opencv-doc's; a fixed test list with the cameraman) or folder (--data-dir D with train/ and test/ images)",
-    )
-    train_flag(noise, "sigma", type=float, help="noise std on the 0-255 scale, e.g. 25 (default: blind, one level per "
-               "patch drawn from [0, 55], as DnCNN-B)")
-    train_flag(noise, "patch_size", type=positive_int, help=f"training patch side (default: {defaults.patch_size})")
-    train_flag(noise, "patch_stride", type=positive_int,
-               help=f"grid step patches are cut at (default: {defaults.patch_stride})")
-    train_flag(noise, "patches_per_epoch", type=positive_int,
-               help=f"patches drawn once from the grid (default: {defaults.patches_per_epoch}; paper 204800)")
+__all__ = ["evaluate", "predict", "train_summary"]
 
 
 def _sigma_lines(report: dict) -> list[str]:
@@ -67,22 +49,6 @@ def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointM
 def predict(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> NoReturn:
     raise ConvzooError(f"{args.checkpoint} is a denoise checkpoint; it denoises images: "
                        "use convzoo denoise CHECKPOINT IMAGE")
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    denoise = commands.add_parser("denoise", help="denoise an image with a denoising checkpoint: the denoised image "
-                                  "and a PNG of titled panels beside it")
-    denoise.add_argument("checkpoint", type=Path)
-    denoise.add_argument("image", type=Path)
-    denoise.add_argument("--sigma", type=float, help="treat the image as clean and add this noise level (0-255 "
-                         "scale): clean/noisy/denoised/noise panels and PSNR/SSIM; without it the image is "
-                         "denoised as it is")
-    denoise.add_argument("--out", type=Path, default=Path("denoised.png"), help="the denoised image (default: "
-                         "denoised.png); the titled panels go beside it as NAME_panels.png")
-    denoise.add_argument("--tile", type=positive_int, default=512,
-                         help="process larger images in tiles of this side (same result, bounded memory)")
-    denoise.add_argument("--seed", type=int, default=0, help="seed of the added noise")
-    denoise.set_defaults(run=cmd_denoise, outputs={"out": "file"})
 
 
 def cmd_denoise(args: argparse.Namespace) -> None:

@@ -11,7 +11,7 @@ gallery NM #1-4 against probes NM #5-6, BG #1-2 and CL #1-2.
 
 Training draws batches of ``--classes-per-batch`` P subjects with ``--samples-per-class`` K
 sequences each (:class:`~convzoo.train.pk_sampler.PKBatchSampler`; P defaults to
-:data:`DEFAULT_SUBJECTS_PER_BATCH`, or every training subject when fewer), each sequence a set
+:data:`~convzoo.tasks.gait.flags.DEFAULT_SUBJECTS_PER_BATCH`, or every training subject when fewer), each sequence a set
 of ``--frames-per-set`` frames drawn with replacement (the paper's 30); an epoch is
 ``--sets-per-epoch`` sets (default: one per training sequence). The loss is the per-strip
 batch-all triplet loss (:class:`~convzoo.tasks.gait.objective.GaitTask`, ``--margin``).
@@ -54,6 +54,7 @@ from convzoo.data.gait import (
 )
 from convzoo.data.gait.walkers import DEFAULT_FRAMES, DEFAULT_SUBJECTS
 from convzoo.errors import ConvzooError
+from convzoo.tasks.gait.flags import DEFAULT_SUBJECTS_PER_BATCH
 from convzoo.tasks.gait.losses import MARGIN
 from convzoo.tasks.gait.objective import GaitTask
 from convzoo.tasks.gait.scoring import TABLES_FILE, embed_sequences, plot_tables, protocol_report
@@ -64,13 +65,12 @@ from convzoo.train.engine import Trainer
 from convzoo.train.pk_sampler import PKBatchSampler
 from convzoo.train.runner import Pipeline, build_model
 
-__all__ = ["DATA_SEED", "DEFAULT_DATASET", "DEFAULT_SUBJECTS_PER_BATCH", "GaitData", "VAL_SUBJECTS", "EvenFrames",
+__all__ = ["DATA_SEED", "DEFAULT_DATASET", "GaitData", "VAL_SUBJECTS", "EvenFrames",
            "build", "data_settings", "embed_test", "hold_out", "load_source", "load_task_data",
            "walkers_protocol"]
 
 DEFAULT_DATASET = "walkers"
 DATA_SEED = 0  # the generated walkers are the same whatever the run's --seed
-DEFAULT_SUBJECTS_PER_BATCH = 8  # P when --classes-per-batch is not given (the paper's P for CASIA-B)
 VAL_SUBJECTS = 8  # training subjects with held-out validation sequences
 
 

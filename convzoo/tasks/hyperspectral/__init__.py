@@ -7,8 +7,8 @@
 - :mod:`~convzoo.tasks.hyperspectral.classification_map`: the prediction drawn beside the ground truth;
 - :mod:`~convzoo.tasks.hyperspectral.scoring`: a scene's report, for a run or a checkpoint;
 - :mod:`~convzoo.tasks.hyperspectral.pipeline`: a training run's scene, PCA, patches, model and report;
-- :mod:`~convzoo.tasks.hyperspectral.commands`: its ``convzoo train`` flags, what ``train``
-  and ``eval`` print;
+- :mod:`~convzoo.tasks.hyperspectral.flags`: its ``convzoo train`` flags;
+- :mod:`~convzoo.tasks.hyperspectral.commands`: what ``train`` and ``eval`` print;
 - :mod:`~convzoo.tasks.hyperspectral.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 
 The classifier itself, its loss and the confusion-matrix picture are classification's

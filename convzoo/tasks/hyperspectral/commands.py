@@ -1,5 +1,5 @@
-"""Hyperspectral classification on the command line: its ``convzoo train`` flags, and what
-``train`` and ``eval`` print (the field's scores, and where the classification map went)."""
+"""What ``convzoo train`` and ``eval`` print for hyperspectral classification: the field's scores, and where
+the classification map went (its flags: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -9,38 +9,14 @@ from typing import NoReturn
 
 import torch
 
-from convzoo.arguments import positive_int, train_flag
 from convzoo.errors import ConvzooError
 from convzoo.tasks.classification.commands import accuracy_line
 from convzoo.tasks.hyperspectral.pipeline import MAP_FILE
 from convzoo.tasks.hyperspectral.scoring import evaluate_scene
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_train_arguments", "evaluate", "predict", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    spectral = train.add_argument_group(
-        "hyperspectral (--task hyperspectral)",
-        "--dataset synthetic (a generated scene, default), or indian_pines, pavia_university, salinas "
-        "(their standard .mat files in --data-dir; indian_pines without it: the copy the tensorly package ships)",
-    )
-    train_flag(spectral, "pca_components", type=positive_int,
-               help=f"spectral components kept (default: {defaults.pca_components})")
-    train_flag(spectral, "window", type=positive_int,
-               help=f"odd patch side around each pixel (default: {defaults.window})")
-    train_flag(spectral, "train_ratio", type=float, help="share of each class's labelled pixels for training "
-               f"(default: {defaults.train_ratio}, the paper's; the course uses 0.1)")
-    train_flag(spectral, "split_seed", type=int, help=f"seed of the train/test split (default: {defaults.split_seed})")
-    train_flag(spectral, "border", choices=("zero", "reflect"),
-               help=f"padding at the scene's edges (default: {defaults.border})")
-    train_flag(spectral, "scene_size", type=positive_int,
-               help=f"side of the synthetic scene (default: {defaults.scene_size})")
-    train_flag(spectral, "scene_map", choices=("all", "labelled", "none"),
-               help="pixels the classification map shows (default: all)")
+__all__ = ["evaluate", "predict", "train_summary"]
 
 
 def _scores_line(test: dict) -> str:

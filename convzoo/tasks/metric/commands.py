@@ -1,6 +1,6 @@
-"""Metric learning on the command line: its ``convzoo train`` flags, what ``train`` and ``eval`` print, and its own
-command ``convzoo verify CHECKPOINT A B``, and what the common ``convzoo retrieve CHECKPOINT QUERY --gallery DIR``
-does for it."""
+"""What ``convzoo train`` and ``eval`` print for metric learning, the work of its own command ``convzoo verify
+CHECKPOINT A B``, and what the common ``convzoo retrieve CHECKPOINT QUERY --gallery DIR`` does for it (its flags
+and parser: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -10,40 +10,17 @@ from typing import Any, NoReturn
 
 import torch
 
-from convzoo.arguments import positive_int, train_flag
 from convzoo.errors import ConvzooError
 from convzoo.tasks.metric.files import retrieve_files, verify_files
-from convzoo.tasks.metric.losses import MINING_MODES
-from convzoo.tasks.metric.objective import DEFAULT_MARGINS, LOSSES
-from convzoo.tasks.metric.pipeline import MAX_DEFAULT_CLASSES, load_task_data
+from convzoo.tasks.metric.pipeline import load_task_data
 from convzoo.tasks.metric.scoring import EMBEDDINGS_FILE, ROC_FILE, embed_split, split_report
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "retrieve", "score_lines",
+__all__ = ["evaluate", "predict", "retrieve", "score_lines",
            "train_summary"]
 
 SPLITS = ("train", "val", "test")
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    metric = train.add_argument_group(
-        "metric learning (--task metric)",
-        "--dataset digits (the default: train on 0-4, test on the unseen 5-9), omniglot (--data-dir with "
-        "images_background/ and images_evaluation/), or any classification dataset split by class",
-    )
-    train_flag(metric, "loss", choices=LOSSES, help=f"default: {defaults.loss}")
-    train_flag(metric, "mining", choices=[m for m in MINING_MODES if m != "none"],
-               help=f"the triplet loss's mining inside the batch (default: {defaults.mining})")
-    train_flag(metric, "margin", type=float,
-               help="the triplet or contrastive margin (default: " +
-                    ", ".join(f"{loss} {margin}" for loss, margin in DEFAULT_MARGINS.items()) + ")")
-    train_flag(metric, "classes_per_batch", type=positive_int,
-               help=f"P of the P x K batches (default: every training class, at most {MAX_DEFAULT_CLASSES})")
-    train_flag(metric, "samples_per_class", type=positive_int,
-               help=f"K of the P x K batches (default: {defaults.samples_per_class})")
 
 
 def score_lines(report: dict[str, Any]) -> list[str]:
@@ -85,15 +62,6 @@ def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointM
 def predict(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> NoReturn:
     raise ConvzooError(f"{args.checkpoint} is a metric-learning checkpoint; it compares images: use convzoo verify "
                        "CHECKPOINT IMAGE_A IMAGE_B, or convzoo retrieve CHECKPOINT QUERY --gallery DIR")
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    verify = commands.add_parser("verify", help="same or different? the distance of two images under a "
-                                 "metric-learning checkpoint, against its validation threshold")
-    verify.add_argument("checkpoint", type=Path)
-    verify.add_argument("first", type=Path, metavar="IMAGE_A")
-    verify.add_argument("second", type=Path, metavar="IMAGE_B")
-    verify.set_defaults(run=cmd_verify)
 
 
 def cmd_verify(args: argparse.Namespace) -> None:

@@ -39,11 +39,10 @@ import torch.nn.functional as F
 
 from convzoo.errors import ConvzooError, InputShapeError
 from convzoo.tasks.metric.distances import pair_distances, pairwise_distances, safe_sqrt
+from convzoo.tasks.metric.flags import MINING_MODES
 from convzoo.tasks.metric.mining import MinedTriplets, batch_all, batch_hard, consecutive_triplets, semihard
 
-__all__ = ["MINING_MODES", "ContrastiveLoss", "KochLoss", "TripletLoss", "batch_pairs"]
-
-MINING_MODES = ("batch_hard", "batch_all", "semihard", "none")
+__all__ = ["ContrastiveLoss", "KochLoss", "TripletLoss", "batch_pairs"]
 
 
 def _check_embeddings(name: str, embeddings: torch.Tensor) -> None:

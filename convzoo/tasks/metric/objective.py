@@ -31,12 +31,10 @@ import torch
 
 from convzoo.errors import ConvzooError
 from convzoo.tasks.metric.distances import pairwise_distances
+from convzoo.tasks.metric.flags import DEFAULT_MARGINS, LOSSES
 from convzoo.tasks.metric.losses import ContrastiveLoss, KochLoss, TripletLoss, batch_pairs
 
-__all__ = ["LOSSES", "MetricTask", "PairScorer"]
-
-LOSSES = ("triplet", "contrastive", "koch")
-DEFAULT_MARGINS = {"triplet": 0.2, "contrastive": 1.0}
+__all__ = ["MetricTask", "PairScorer"]
 
 PairScorer = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (N, D), (N, D) -> (N,) logits
 
@@ -45,7 +43,7 @@ class MetricTask:
     """What the training engine needs to know about learning to compare.
 
     Args:
-        loss: one of :data:`LOSSES`.
+        loss: one of :data:`~convzoo.tasks.metric.flags.LOSSES`.
         mining: the triplet loss's mining (``batch_hard``, ``batch_all``, ``semihard``).
         margin: the triplet or contrastive margin; ``None``: the loss's default.
         pair_logits: the network's score of pairs of embeddings, needed by ``koch``.

@@ -24,6 +24,7 @@ from typing import Any
 from convzoo.data.metric import MetricSplits, load_metric_dataset
 from convzoo.errors import ConvzooError
 from convzoo.registry import get_entry
+from convzoo.tasks.metric.flags import MAX_DEFAULT_CLASSES
 from convzoo.tasks.metric.objective import MetricTask
 from convzoo.tasks.metric.scoring import embed_split, split_report, validation_threshold, write_pictures
 from convzoo.train.checkpoint import CheckpointMeta
@@ -33,10 +34,9 @@ from convzoo.train.engine import Trainer
 from convzoo.train.pk_sampler import PKBatchSampler
 from convzoo.train.runner import Pipeline, build_model
 
-__all__ = ["DEFAULT_DATASET", "MAX_DEFAULT_CLASSES", "build", "data_settings", "load_task_data"]
+__all__ = ["DEFAULT_DATASET", "build", "data_settings", "load_task_data"]
 
 DEFAULT_DATASET = "digits"
-MAX_DEFAULT_CLASSES = 16  # P when --classes-per-batch is not given and more classes train
 
 
 def data_settings(config: TrainConfig) -> dict[str, Any]:

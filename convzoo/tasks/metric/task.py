@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-from convzoo.tasks.metric.commands import (
-    add_commands,
-    add_train_arguments,
-    evaluate,
-    predict,
-    retrieve,
-    train_summary,
-)
+from convzoo.tasks.metric.commands import evaluate, predict, retrieve, train_summary
 from convzoo.tasks.metric.pipeline import build
 from convzoo.tasks.spec import TaskSpec
 
 __all__ = ["TASK"]
 
 TASK = TaskSpec(
-    name="metric", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict,
-    add_train_arguments=add_train_arguments, add_commands=add_commands, retrieve=retrieve,
+    name="metric", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict, retrieve=retrieve,
 )

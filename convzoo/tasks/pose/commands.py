@@ -1,5 +1,5 @@
-"""Pose estimation on the command line: its ``convzoo train`` flags, what ``train`` and ``eval`` print, and its own
-command, ``convzoo pose CHECKPOINT IMAGE``."""
+"""What ``convzoo train`` and ``eval`` print for pose estimation, and the work of its own command, ``convzoo pose
+CHECKPOINT IMAGE`` (its flags and parser: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -10,33 +10,16 @@ from typing import Any, NoReturn
 
 import torch
 
-from convzoo.arguments import positive_int, train_flag
 from convzoo.errors import ConvzooError
-from convzoo.tasks.pose.data import DATASETS, load_pose_data
+from convzoo.tasks.pose.data import load_pose_data
 from convzoo.tasks.pose.files import pose_file
 from convzoo.tasks.pose.pictures import MIN_SCORE
 from convzoo.tasks.pose.pipeline import SAMPLE_FILE
 from convzoo.tasks.pose.scoring import score_split
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_commands", "add_train_arguments", "evaluate", "predict", "score_lines", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    pose = train.add_argument_group(
-        "pose estimation (--task pose)",
-        f"--dataset {', '.join(DATASETS)} (synthetic people, the default; the others need --data-dir); the network "
-        "decides how it sees people: heatmap networks top-down on person crops, OpenPose bottom-up, DensePose dense",
-    )
-    train_flag(pose, "bottom_up", action="store_const", const=True,
-               help="whole multi-person images with part affinity fields (openpose_* networks train so)")
-    train_flag(pose, "heatmap_sigma", type=float,
-               help="std of the Gaussian heatmap targets in heatmap pixels (default: 2 top-down, 7/8 bottom-up)")
-    train_flag(pose, "pose_images", type=positive_int,
-               help=f"synthetic training images; val and test get a quarter each (default: {defaults.pose_images})")
+__all__ = ["evaluate", "predict", "score_lines", "train_summary"]
 
 
 def _joint_table(per_joint: dict[str, float], title: str) -> list[str]:
@@ -87,18 +70,6 @@ def evaluate(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointM
 def predict(args: argparse.Namespace, model: torch.nn.Module, meta: CheckpointMeta) -> NoReturn:
     raise ConvzooError(f"{args.checkpoint} is a pose checkpoint; it finds people's joints: use convzoo pose "
                        "CHECKPOINT IMAGE --out skeleton.png")
-
-
-def add_commands(commands: argparse._SubParsersAction) -> None:
-    pose = commands.add_parser("pose", help="draw the poses a pose checkpoint finds in an image (the people's "
-                               "skeletons; with --dense, the part and U, V maps)")
-    pose.add_argument("checkpoint", type=Path)
-    pose.add_argument("image", type=Path)
-    pose.add_argument("--out", type=Path, default=Path("skeleton.png"), help="the picture (default: skeleton.png)")
-    pose.add_argument("--box", type=float, nargs=4, metavar=("X", "Y", "W", "H"),
-                      help="top-down checkpoints: the person's box in image pixels (default: the whole image)")
-    pose.add_argument("--dense", action="store_true", help="a dense-pose checkpoint: draw its IUV maps")
-    pose.set_defaults(run=cmd_pose, outputs={"out": "file"})
 
 
 def cmd_pose(args: argparse.Namespace) -> None:

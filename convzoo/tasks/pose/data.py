@@ -41,13 +41,12 @@ from convzoo.data.pose.synthetic_sets import SyntheticDense, SyntheticScenes, Sy
 from convzoo.data.pose.targets import bottom_up_target, coco_to_openpose, ignore_mask, top_down_target
 from convzoo.data.pose.transforms import CropJitter
 from convzoo.errors import ConvzooError
+from convzoo.tasks.pose.flags import DATASETS
 
 __all__ = [
-    "DATASETS", "DEFAULT_SIGMAS", "MODES", "PoseData", "load_pose_data", "model_mode", "mode_outputs",
+    "DEFAULT_SIGMAS", "PoseData", "load_pose_data", "model_mode", "mode_outputs",
 ]
 
-MODES = ("top_down", "bottom_up", "dense")
-DATASETS = {"synthetic": MODES, "coco": ("top_down", "bottom_up"), "mpii": ("top_down",)}
 DEFAULT_SIGMAS = {"top_down": 2.0, "bottom_up": 7 / 8}  # heatmap pixels: 2 (Newell et al.), 7 input px / 8 (CMU)
 DATA_SEEDS = {"train": 0, "val": 1, "test": 2}
 MAX_PEOPLE = 4  # per synthetic image for bottom-up and dense networks

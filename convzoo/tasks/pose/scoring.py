@@ -191,7 +191,7 @@ def score_dense(model: nn.Module, data: Dataset, *, batch_size: int = 16,
 
 def score_split(mode: str, model: nn.Module, data: Dataset, skeleton: Skeleton, *, batch_size: int = 32,
                 device: torch.device | str = "cpu") -> dict[str, Any]:
-    """The scores of ``mode`` (:data:`~convzoo.tasks.pose.data.MODES`) on ``data``."""
+    """The scores of ``mode`` (:data:`~convzoo.tasks.pose.flags.MODES`) on ``data``."""
     if mode == "top_down":
         return score_top_down(model, data, skeleton, batch_size=batch_size, device=device)
     if mode == "bottom_up":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convzoo.tasks.pose.commands import add_commands, add_train_arguments, evaluate, predict, train_summary
+from convzoo.tasks.pose.commands import evaluate, predict, train_summary
 from convzoo.tasks.pose.pipeline import build
 from convzoo.tasks.spec import TaskSpec
 
@@ -10,5 +10,4 @@ __all__ = ["TASK"]
 
 TASK = TaskSpec(
     name="pose", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict,
-    add_train_arguments=add_train_arguments, add_commands=add_commands,
 )

@@ -16,7 +16,7 @@
 - :mod:`~convzoo.tasks.segmentation.pipeline`: a training run's data, model, engine and report;
 - :mod:`~convzoo.tasks.segmentation.evaluation`: a checkpoint scored on a split of its dataset;
 - :mod:`~convzoo.tasks.segmentation.files`: an image file segmented with a checkpoint;
-- :mod:`~convzoo.tasks.segmentation.commands`: its ``convzoo train`` flags, what ``train`` and
-  ``eval`` print, and ``convzoo segment``;
+- :mod:`~convzoo.tasks.segmentation.flags`: its ``convzoo train`` flags and ``convzoo segment``'s;
+- :mod:`~convzoo.tasks.segmentation.commands`: what ``train`` and ``eval`` print, and ``convzoo segment``;
 - :mod:`~convzoo.tasks.segmentation.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 """

@@ -7,8 +7,8 @@
 - :mod:`~convzoo.tasks.video.pipeline`: a training run's data, model, transfer learning and
   test report;
 - :mod:`~convzoo.tasks.video.files`: classifying a video file (``convzoo predict``);
-- :mod:`~convzoo.tasks.video.commands`: the ``convzoo train`` flags, and what ``train``,
-  ``eval`` and ``predict`` print;
+- :mod:`~convzoo.tasks.video.flags`: its ``convzoo train`` flags;
+- :mod:`~convzoo.tasks.video.commands`: what ``train``, ``eval`` and ``predict`` print;
 - :mod:`~convzoo.tasks.video.task`: the task's row of :data:`convzoo.tasks.TASKS`.
 
 The loss and metrics of single clips are classification's

@@ -1,5 +1,4 @@
-"""Video classification on the command line: its ``convzoo train`` flags, and what ``train``, ``eval`` and
-``predict`` print for it."""
+"""What ``convzoo train``, ``eval`` and ``predict`` print for video classification (its flags: :mod:`.flags`)."""
 
 from __future__ import annotations
 
@@ -8,40 +7,16 @@ from pathlib import Path
 
 import torch
 
-from convzoo.arguments import positive_int, train_flag
 from convzoo.errors import ConvzooError
 from convzoo.tasks.classification.commands import top_k
-from convzoo.tasks.video.data import DATASETS, load_video_data
+from convzoo.tasks.video.data import load_video_data
 from convzoo.tasks.video.files import classify_video
 from convzoo.tasks.video.pipeline import CONFUSION_FILE, check_fits, score_split
 from convzoo.tasks.video.scoring import report_lines
 from convzoo.train.checkpoint import CheckpointMeta
-from convzoo.train.config import TrainConfig
 from convzoo.train.runner import TrainResult
 
-__all__ = ["add_train_arguments", "evaluate", "predict", "train_summary"]
-
-
-def add_train_arguments(train: argparse.ArgumentParser) -> None:
-    defaults = TrainConfig()
-    video = train.add_argument_group(
-        "video (--task video)",
-        f"--dataset {' | '.join(DATASETS)}: moving-digits (generated, the default: a digit moving over a texture, "
-        "12 motion classes, 32x32 gray; --image-size is the side), ucf101 (--data-dir: its class folders and "
-        "ucfTrainTestlist/), kinetics (--data-dir: train.csv, val.csv, optional test.csv), frames (--data-dir: "
-        "train/, val/, optional test/, each <class>/<video>/<frames>); real videos are cropped to --image-size "
-        "(default 112)",
-    )
-    train_flag(video, "clip_length", type=positive_int, metavar="T",
-               help=f"frames per clip (default: {defaults.clip_length})")
-    train_flag(video, "frame_stride", type=positive_int, metavar="S",
-               help=f"take every S-th frame of a video file (default: {defaults.frame_stride})")
-    train_flag(video, "eval_clips", type=positive_int, metavar="N",
-               help=f"evenly spaced clips per test video, their scores averaged (default: {defaults.eval_clips})")
-    train_flag(video, "split", type=int, choices=(1, 2, 3), help=f"UCF101's split (default: {defaults.split})")
-    train_flag(video, "video_clips", type=positive_int, metavar="N",
-               help=f"moving digits: training clips; val and test get an eighth each (default: "
-                    f"{defaults.video_clips})")
+__all__ = ["evaluate", "predict", "train_summary"]
 
 
 def train_summary(result: TrainResult, out: Path) -> list[str]:

@@ -39,9 +39,10 @@ from convzoo.data.video.clips import VideoClipDataset
 from convzoo.data.video.moving_digits import CLASS_NAMES, SIDE
 from convzoo.data.video.sampling import KINETICS_MEAN, KINETICS_STD, VideoTransform
 from convzoo.errors import ConvzooError
+from convzoo.tasks.video.flags import DATASETS
 from convzoo.train.config import TrainConfig
 
-__all__ = ["DATASETS", "DEFAULT_DATASET", "VideoData", "load_video_data", "short_side_for", "video_settings"]
+__all__ = ["DEFAULT_DATASET", "VideoData", "load_video_data", "short_side_for", "video_settings"]
 
 DEFAULT_DATASET = "moving-digits"
 REAL_CROP = 112  # torchvision's video models: shorter side 128, crop 112
@@ -202,13 +203,10 @@ def _frames(settings: dict[str, Any], augment: bool) -> VideoData:
     )
 
 
-LOADERS: dict[str, Callable[[dict[str, Any], bool], VideoData]] = {
-    "moving-digits": _moving_digits,
-    "ucf101": _ucf101,
-    "kinetics": _kinetics,
-    "frames": _frames,
-}
-DATASETS = tuple(LOADERS)
+# The loader of each of flags.DATASETS.
+LOADERS: dict[str, Callable[[dict[str, Any], bool], VideoData]] = dict(zip(DATASETS, (
+    _moving_digits, _ucf101, _kinetics, _frames,
+), strict=True))
 
 
 def load_video_data(settings: dict[str, Any], *, augment: bool = False) -> VideoData:

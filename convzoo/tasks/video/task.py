@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from convzoo.tasks.spec import TaskSpec
-from convzoo.tasks.video.commands import add_train_arguments, evaluate, predict, train_summary
+from convzoo.tasks.video.commands import evaluate, predict, train_summary
 from convzoo.tasks.video.pipeline import build
 
 __all__ = ["TASK"]
 
 TASK = TaskSpec(
     name="video", build=build, train_summary=train_summary, evaluate=evaluate, predict=predict,
-    add_train_arguments=add_train_arguments,
 )

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from convzoo.errors import ConvzooError, InputShapeError
-from convzoo.tasks.metric.losses import MINING_MODES, ContrastiveLoss, KochLoss, TripletLoss, batch_pairs
+from convzoo.tasks.metric.flags import MINING_MODES
+from convzoo.tasks.metric.losses import ContrastiveLoss, KochLoss, TripletLoss, batch_pairs
 
 # Four 2-D points, two classes: |x0 x1| = 3, |x0 x2| = 4, |x0 x3| = sqrt(52), |x1 x2| = 5, |x1 x3| = 5, |x2 x3| = 6.
 POINTS = torch.tensor([[0.0, 0.0], [0.0, 3.0], [4.0, 0.0], [4.0, 6.0]])
