@@ -2,7 +2,7 @@
 
 Imports no torch, so that ``convzoo --help`` and ``convzoo train --help`` build every task's flags
 in a moment; the names the flags offer are defined here, for the task's other modules too.
-The commands' work is in :mod:`convzoo.tasks.crossmodal.commands`.
+What the commands print and do for the task is in :mod:`convzoo.tasks.crossmodal.commands`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Imports no torch, so that ``convzoo --help`` and ``convzoo train --help`` build every task's flags
 in a moment.
-The commands' work is in :mod:`convzoo.tasks.segmentation.commands`.
+What the commands print and do for the task is in :mod:`convzoo.tasks.segmentation.commands`.
 """
 
 from __future__ import annotations
