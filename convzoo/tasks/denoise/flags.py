@@ -13,7 +13,7 @@ from pathlib import Path
 from convzoo.arguments import deferred, positive_int, train_flag
 from convzoo.train.config import TrainConfig
 
-__all__ = ["add_train_arguments", "add_commands"]
+__all__ = ["add_commands", "add_train_arguments"]
 
 def add_train_arguments(train: argparse.ArgumentParser) -> None:
     defaults = TrainConfig()

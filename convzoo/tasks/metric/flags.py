@@ -13,7 +13,7 @@ from pathlib import Path
 from convzoo.arguments import deferred, positive_int, train_flag
 from convzoo.train.config import TrainConfig
 
-__all__ = ["DEFAULT_MARGINS", "LOSSES", "MAX_DEFAULT_CLASSES", "MINING_MODES", "add_train_arguments", "add_commands"]
+__all__ = ["DEFAULT_MARGINS", "LOSSES", "MAX_DEFAULT_CLASSES", "MINING_MODES", "add_commands", "add_train_arguments"]
 
 LOSSES = ("triplet", "contrastive", "koch")
 DEFAULT_MARGINS = {"triplet": 0.2, "contrastive": 1.0}

@@ -13,10 +13,10 @@ from pathlib import Path
 from convzoo.arguments import deferred, positive_int, train_flag
 from convzoo.train.config import TrainConfig
 
-__all__ = ["DATASETS", "MODES", "add_train_arguments", "add_commands"]
+__all__ = ["DATASETS", "MODES", "add_commands", "add_train_arguments"]
 
 MODES = ("top_down", "bottom_up", "dense")
-DATASETS = {"synthetic": MODES, "coco": ("top_down", "bottom_up"), "mpii": ("top_down",)}  # -> the modes each feeds
+DATASETS = {"synthetic": MODES, "coco": ("top_down", "bottom_up"), "mpii": ("top_down",)}  # dataset -> the modes it trains
 
 
 def add_train_arguments(train: argparse.ArgumentParser) -> None:
